@@ -71,8 +71,8 @@ func (s *Server) newOperation(req *Request, res *Resource, action string) *Opera
 	}
 	sub := req.SubscriptionID()
 	return &Operation{
-		ID:     fmt.Sprintf("/subscriptions/%s/providers/%s/locations/%s/operationStatuses/%s", sub, Namespace(req.Spec.Type), loc, name),
-		Name:   name, Status: OpInProgress, StartTime: s.timeNow(),
+		ID:   fmt.Sprintf("/subscriptions/%s/providers/%s/locations/%s/operationStatuses/%s", sub, Namespace(req.Spec.Type), loc, name),
+		Name: name, Status: OpInProgress, StartTime: s.timeNow(),
 		Action: action, ResourceID: res.ID, ResourceType: req.Spec.Type, APIVersion: req.APIVersion,
 	}
 }

@@ -111,8 +111,9 @@ type Store interface {
 	// returns how many it removed.
 	DeleteTree(ctx context.Context, id string) (int, error)
 	// Changes returns up to limit change-feed entries with revision > after,
-	// in revision order. Entries are never returned out of order: a reader
-	// that saw revision N will not later see a new entry below N.
+	// in revision order; limit <= 0 means no cap, as in ListOptions.
+	// Entries are never returned out of order: a reader that saw revision N
+	// will not later see a new entry below N.
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	// Revision returns the latest committed revision (0 for an empty store).
 	Revision(ctx context.Context) (int64, error)

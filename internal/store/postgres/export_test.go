@@ -1,0 +1,5 @@
+package postgres
+
+// ListenerPID exposes the backend pid of the store's LISTEN connection (0
+// while it reconnects) to the tests.
+func ListenerPID(s *Store) uint32 { return s.listener.get() }

@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema steps in order; migrations[i] is version i+1.
+// Never edit a released step: append a new one.
+func migrations() []string {
+	return []string{
+		// 1: documents, change feed and the revision counter.
+		`CREATE TABLE documents (
+			id       TEXT    NOT NULL PRIMARY KEY,
+			type     TEXT    NOT NULL,
+			parent   TEXT    NOT NULL,
+			body     BLOB    NOT NULL,
+			etag     TEXT    NOT NULL,
+			revision INTEGER NOT NULL
+		);
+		CREATE INDEX documents_type ON documents (type, id);
+		CREATE INDEX documents_parent ON documents (parent, id);
+		CREATE TABLE changes (
+			revision INTEGER NOT NULL PRIMARY KEY,
+			id       TEXT    NOT NULL,
+			type     TEXT    NOT NULL,
+			deleted  INTEGER NOT NULL,
+			body     BLOB
+		);
+		CREATE TABLE meta (
+			id       INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+			revision INTEGER NOT NULL
+		);
+		INSERT INTO meta (id, revision) VALUES (1, 0);`,
+	}
+}
+
+// migrate brings the schema up to date, one transaction per step. Write
+// transactions begin IMMEDIATE, so concurrent Opens of the same file (in
+// this or another process) take turns and each step is applied once. Every
+// step first checks the recorded version, so a database written by a newer
+// binary is refused before anything is changed.
+func migrate(ctx context.Context, db *sql.DB) error {
+	steps := migrations()
+	for i, step := range steps {
+		version := i + 1
+		if err := migrateStep(ctx, db, version, len(steps), step); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, version, known int, step string) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		current, err := schemaVersion(ctx, tx, known)
+		if err != nil || current >= version {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, step); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version)
+		return err
+	})
+}
+
+// schemaVersion creates the bookkeeping table if needed and returns the
+// highest applied version, failing if it is beyond what this binary knows.
+func schemaVersion(ctx context.Context, tx *sql.Tx, known int) (int, error) {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+	)`); err != nil {
+		return 0, err
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, err
+	}
+	if current > known {
+		return 0, fmt.Errorf("database schema version %d is newer than this binary supports (%d): upgrade Perimeter", current, known)
+	}
+	return current, nil
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/perimeterhq/perimeter/internal/store"
+)
+
+// Document types of the directory, as Microsoft Graph names the resources.
+const (
+	TypeTenant      = "Microsoft.Graph/tenants"
+	TypeApplication = "Microsoft.Graph/applications"
+)
+
+// DefaultPasswordLifetime is the lifetime of a password credential added
+// without one, as Microsoft Graph's addPassword does (two years).
+const DefaultPasswordLifetime = 2 * 365 * 24 * time.Hour
+
+// maxUpdateAttempts bounds the optimistic-concurrency retries of an
+// application update: each retry means another writer succeeded, so this is
+// only reached under pathological contention.
+const maxUpdateAttempts = 16
+
+var (
+	// ErrTenantNotFound: no tenant with that id.
+	ErrTenantNotFound = errors.New("identity: tenant not found")
+	// ErrApplicationNotFound: no application with that appId in the tenant.
+	ErrApplicationNotFound = errors.New("identity: application not found")
+	// ErrInvalidClientSecret: the application does not exist or none of its
+	// current credentials matches the secret. The two cases are one error
+	// on purpose, so that callers cannot tell a caller which it was.
+	ErrInvalidClientSecret = errors.New("identity: invalid client credentials")
+	// ErrClientSecretExpired: the secret matches only credentials outside
+	// their validity period. Only a holder of the secret can get it.
+	ErrClientSecretExpired = errors.New("identity: client secret expired")
+)
+
+// Tenant is a directory (an Entra tenant).
+type Tenant struct {
+	ID              string    `json:"id"`
+	DisplayName     string    `json:"displayName"`
+	CreatedDateTime time.Time `json:"createdDateTime"`
+}
+
+// Application is a client that may obtain tokens, in the shape of a
+// Microsoft Graph application minus anything secret.
+type Application struct {
+	// TenantID is the tenant the application belongs to (from its id in
+	// the store, not part of the body).
+	TenantID string `json:"-"`
+	// ObjectID is the application's object id (Graph's "id").
+	ObjectID string `json:"id"`
+	// AppID is the client id used to sign in.
+	AppID               string               `json:"appId"`
+	DisplayName         string               `json:"displayName"`
+	CreatedDateTime     time.Time            `json:"createdDateTime"`
+	PasswordCredentials []PasswordCredential `json:"passwordCredentials"`
+}
+
+// PasswordCredential describes a client secret without revealing it.
+type PasswordCredential struct {
+	KeyID       string `json:"keyId"`
+	DisplayName string `json:"displayName"`
+	// Hint is the first three characters of the secret, as Graph shows, to
+	// tell secrets apart.
+	Hint          string    `json:"hint"`
+	StartDateTime time.Time `json:"startDateTime"`
+	EndDateTime   time.Time `json:"endDateTime"`
+}
+
+// applicationDoc is the stored body: the Application plus, per credential,
+// the salted hash of its secret. The secret itself is never stored.
+type applicationDoc struct {
+	ID                  string           `json:"id"`
+	AppID               string           `json:"appId"`
+	DisplayName         string           `json:"displayName"`
+	CreatedDateTime     time.Time        `json:"createdDateTime"`
+	PasswordCredentials []storedPassword `json:"passwordCredentials"`
+}
+
+type storedPassword struct {
+	PasswordCredential
+	Hash []byte `json:"hash"` // SHA-256(salt || secret), base64 in JSON
+	Salt []byte `json:"salt"`
+}
+
+// Directory keeps tenants and applications in the store. It holds no state
+// of its own and is safe for concurrent use; several replicas sharing one
+// store see the same directory.
+type Directory struct {
+	st  store.Store
+	now func() time.Time
+}
+
+// NewDirectory returns a Directory backed by st.
+func NewDirectory(st store.Store) *Directory {
+	return &Directory{st: st, now: time.Now}
+}
+
+func tenantDocID(tenantID string) string { return "/tenants/" + tenantID }
+
+func applicationDocID(tenantID, appID string) string {
+	return tenantDocID(tenantID) + "/applications/" + appID
+}
+
+// EnsureTenant creates the tenant if it does not exist and returns it. An
+// existing tenant is returned unchanged (its display name is not updated).
+func (d *Directory) EnsureTenant(ctx context.Context, tenantID, displayName string) (Tenant, error) {
+	id, ok := canonicalGUID(tenantID)
+	if !ok {
+		return Tenant{}, fmt.Errorf("identity: tenant id %q is not a GUID", tenantID)
+	}
+	t := Tenant{ID: id, DisplayName: displayName, CreatedDateTime: d.now().UTC()}
+	body, err := json.Marshal(t)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("identity: encode tenant: %w", err)
+	}
+	_, err = store.Put(ctx, d.st, store.Document{ID: tenantDocID(id), Type: TypeTenant, Body: body},
+		store.Precondition{IfNoneMatch: "*"})
+	switch {
+	case err == nil:
+		return t, nil
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return d.Tenant(ctx, id)
+	default:
+		return Tenant{}, fmt.Errorf("identity: create tenant %s: %w", id, err)
+	}
+}
+
+// Tenant returns the tenant, or ErrTenantNotFound.
+func (d *Directory) Tenant(ctx context.Context, tenantID string) (Tenant, error) {
+	id, ok := canonicalGUID(tenantID)
+	if !ok {
+		return Tenant{}, fmt.Errorf("%w: %q", ErrTenantNotFound, tenantID)
+	}
+	doc, err := d.st.Get(ctx, tenantDocID(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return Tenant{}, fmt.Errorf("%w: %s", ErrTenantNotFound, id)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("identity: get tenant %s: %w", id, err)
+	}
+	return decodeTenant(doc)
+}
+
+// Tenants lists every tenant, ordered by id.
+func (d *Directory) Tenants(ctx context.Context) ([]Tenant, error) {
+	docs, err := d.st.List(ctx, store.ListOptions{Type: TypeTenant})
+	if err != nil {
+		return nil, fmt.Errorf("identity: list tenants: %w", err)
+	}
+	tenants := make([]Tenant, 0, len(docs))
+	for _, doc := range docs {
+		t, err := decodeTenant(doc)
+		if err != nil {
+			return nil, err
+		}
+		tenants = append(tenants, t)
+	}
+	return tenants, nil
+}
+
+func decodeTenant(doc store.Document) (Tenant, error) {
+	var t Tenant
+	if err := json.Unmarshal(doc.Body, &t); err != nil {
+		return Tenant{}, fmt.Errorf("identity: decode %s: %w", doc.ID, err)
+	}
+	return t, nil
+}
+
+// CreateApplication registers a new application with fresh object and
+// client ids in an existing tenant.
+func (d *Directory) CreateApplication(ctx context.Context, tenantID, displayName string) (Application, error) {
+	tenant, err := d.Tenant(ctx, tenantID)
+	if err != nil {
+		return Application{}, err
+	}
+	displayName = strings.TrimSpace(displayName)
+	if displayName == "" {
+		return Application{}, errors.New("identity: an application needs a display name")
+	}
+	doc := applicationDoc{
+		ID:                  newGUID(),
+		AppID:               newGUID(),
+		DisplayName:         displayName,
+		CreatedDateTime:     d.now().UTC(),
+		PasswordCredentials: []storedPassword{},
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return Application{}, fmt.Errorf("identity: encode application: %w", err)
+	}
+	_, err = store.Put(ctx, d.st, store.Document{
+		ID:     applicationDocID(tenant.ID, doc.AppID),
+		Type:   TypeApplication,
+		Parent: tenantDocID(tenant.ID),
+		Body:   body,
+	}, store.Precondition{IfNoneMatch: "*"})
+	if err != nil {
+		return Application{}, fmt.Errorf("identity: create application: %w", err)
+	}
+	return doc.public(tenant.ID), nil
+}
+
+// Application returns the application with the given client id, or
+// ErrApplicationNotFound.
+func (d *Directory) Application(ctx context.Context, tenantID, appID string) (Application, error) {
+	tid, doc, _, err := d.getApplication(ctx, tenantID, appID)
+	if err != nil {
+		return Application{}, err
+	}
+	return doc.public(tid), nil
+}
+
+// Applications lists the tenant's applications, ordered by client id.
+func (d *Directory) Applications(ctx context.Context, tenantID string) ([]Application, error) {
+	tenant, err := d.Tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := d.st.List(ctx, store.ListOptions{Type: TypeApplication, Parent: tenantDocID(tenant.ID)})
+	if err != nil {
+		return nil, fmt.Errorf("identity: list applications: %w", err)
+	}
+	apps := make([]Application, 0, len(docs))
+	for _, sd := range docs {
+		var doc applicationDoc
+		if err := json.Unmarshal(sd.Body, &doc); err != nil {
+			return nil, fmt.Errorf("identity: decode %s: %w", sd.ID, err)
+		}
+		apps = append(apps, doc.public(tenant.ID))
+	}
+	return apps, nil
+}
+
+// AddPassword adds a password credential valid from now for lifetime (zero
+// means DefaultPasswordLifetime) and returns the secret, the only time it
+// is ever available. Concurrent adds to one application all land: each
+// write is conditional on the ETag it read, and a lost race re-reads and
+// tries again.
+func (d *Directory) AddPassword(ctx context.Context, tenantID, appID, displayName string, lifetime time.Duration) (string, PasswordCredential, error) {
+	if lifetime < 0 {
+		return "", PasswordCredential{}, fmt.Errorf("identity: negative password lifetime %v", lifetime)
+	}
+	if lifetime == 0 {
+		lifetime = DefaultPasswordLifetime
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return "", PasswordCredential{}, err
+	}
+	salt, hash, err := hashSecret(secret)
+	if err != nil {
+		return "", PasswordCredential{}, err
+	}
+	start := d.now().UTC().Truncate(time.Second)
+	cred := PasswordCredential{
+		KeyID:         newGUID(),
+		DisplayName:   displayName,
+		Hint:          secret[:3],
+		StartDateTime: start,
+		EndDateTime:   start.Add(lifetime),
+	}
+	err = d.updateApplication(ctx, tenantID, appID, func(doc *applicationDoc) error {
+		doc.PasswordCredentials = append(doc.PasswordCredentials, storedPassword{PasswordCredential: cred, Hash: hash, Salt: salt})
+		return nil
+	})
+	if err != nil {
+		return "", PasswordCredential{}, err
+	}
+	return secret, cred, nil
+}
+
+// RemovePassword deletes the password credential with the given key id.
+func (d *Directory) RemovePassword(ctx context.Context, tenantID, appID, keyID string) error {
+	return d.updateApplication(ctx, tenantID, appID, func(doc *applicationDoc) error {
+		for i, p := range doc.PasswordCredentials {
+			if strings.EqualFold(p.KeyID, keyID) {
+				doc.PasswordCredentials = append(doc.PasswordCredentials[:i], doc.PasswordCredentials[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("identity: application %s has no password credential %q", appID, keyID)
+	})
+}
+
+// VerifyClientSecret returns the application if secret matches one of its
+// credentials that is valid now. An unknown application and a wrong secret
+// both give ErrInvalidClientSecret; a secret that matches only expired (or
+// not yet valid) credentials gives ErrClientSecretExpired.
+func (d *Directory) VerifyClientSecret(ctx context.Context, tenantID, appID, secret string) (Application, error) {
+	tid, doc, _, err := d.getApplication(ctx, tenantID, appID)
+	if errors.Is(err, ErrApplicationNotFound) || errors.Is(err, ErrTenantNotFound) {
+		return Application{}, fmt.Errorf("%w (%v)", ErrInvalidClientSecret, err)
+	}
+	if err != nil {
+		return Application{}, err
+	}
+	now := d.now()
+	expired := false
+	for _, p := range doc.PasswordCredentials {
+		if !secretMatches(secret, p.Salt, p.Hash) {
+			continue
+		}
+		if now.Before(p.StartDateTime) || !now.Before(p.EndDateTime) {
+			expired = true
+			continue
+		}
+		return doc.public(tid), nil
+	}
+	if expired {
+		return Application{}, fmt.Errorf("%w: application %s", ErrClientSecretExpired, doc.AppID)
+	}
+	return Application{}, fmt.Errorf("%w: no matching credential on application %s", ErrInvalidClientSecret, doc.AppID)
+}
+
+// getApplication reads and decodes an application document, returning the
+// canonical tenant id and the document's ETag.
+func (d *Directory) getApplication(ctx context.Context, tenantID, appID string) (string, applicationDoc, string, error) {
+	tid, ok := canonicalGUID(tenantID)
+	if !ok {
+		return "", applicationDoc{}, "", fmt.Errorf("%w: %q", ErrTenantNotFound, tenantID)
+	}
+	aid, ok := canonicalGUID(appID)
+	if !ok {
+		return "", applicationDoc{}, "", fmt.Errorf("%w: %q", ErrApplicationNotFound, appID)
+	}
+	sd, err := d.st.Get(ctx, applicationDocID(tid, aid))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", applicationDoc{}, "", fmt.Errorf("%w: %s in tenant %s", ErrApplicationNotFound, aid, tid)
+	}
+	if err != nil {
+		return "", applicationDoc{}, "", fmt.Errorf("identity: get application %s: %w", aid, err)
+	}
+	var doc applicationDoc
+	if err := json.Unmarshal(sd.Body, &doc); err != nil {
+		return "", applicationDoc{}, "", fmt.Errorf("identity: decode %s: %w", sd.ID, err)
+	}
+	return tid, doc, sd.ETag, nil
+}
+
+// updateApplication applies change to the current document and writes it
+// back under If-Match, re-reading and retrying when another writer got in
+// between.
+func (d *Directory) updateApplication(ctx context.Context, tenantID, appID string, change func(*applicationDoc) error) error {
+	for range maxUpdateAttempts {
+		tid, doc, etag, err := d.getApplication(ctx, tenantID, appID)
+		if err != nil {
+			return err
+		}
+		if err := change(&doc); err != nil {
+			return err
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("identity: encode application: %w", err)
+		}
+		_, err = store.Put(ctx, d.st, store.Document{
+			ID:     applicationDocID(tid, doc.AppID),
+			Type:   TypeApplication,
+			Parent: tenantDocID(tid),
+			Body:   body,
+		}, store.Precondition{IfMatch: etag})
+		if !errors.Is(err, store.ErrPreconditionFailed) {
+			if err != nil {
+				return fmt.Errorf("identity: update application %s: %w", doc.AppID, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("identity: update application %s: gave up after %d concurrent modifications", appID, maxUpdateAttempts)
+}
+
+func (doc applicationDoc) public(tenantID string) Application {
+	creds := make([]PasswordCredential, len(doc.PasswordCredentials))
+	for i, p := range doc.PasswordCredentials {
+		creds[i] = p.PasswordCredential
+	}
+	return Application{
+		TenantID:            tenantID,
+		ObjectID:            doc.ID,
+		AppID:               doc.AppID,
+		DisplayName:         doc.DisplayName,
+		CreatedDateTime:     doc.CreatedDateTime,
+		PasswordCredentials: creds,
+	}
+}

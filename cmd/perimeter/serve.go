@@ -1,0 +1,48 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/perimeterhq/perimeter/internal/server"
+)
+
+func newServeCommand() *cobra.Command {
+	var cfg server.Config
+	var trusted, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane, gateway, DNS server and egress proxy in one process",
+		Long: `Run Perimeter. On first start it creates, in --data-dir, the CA (ca.pem), the
+bootstrap admin credential (admin.json, mode 0600) and a default subscription;
+when every listener accepts it writes ready.json. SIGINT or SIGTERM shut down
+gracefully; a restart on the same directory keeps all state.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if cfg.TrustedProxies, err = server.ParseTrustedProxies(trusted); err != nil {
+				return err
+			}
+			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+			if logFormat == "text" {
+				cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, opts))
+			} else {
+				cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "perimeter-data", "directory for the embedded store, CA, credentials and ready.json")
+	f.StringVar(&cfg.ARMAddr, "arm-addr", server.DefaultARMAddr, "control plane (HTTPS, ARM REST and token issuer) host:port; port 0 picks a free port")
+	f.StringVar(&cfg.GatewayAddr, "gateway-addr", server.DefaultGatewayAddr, "data-plane ingress (HTTPS) host:port")
+	f.StringVar(&cfg.DNSAddr, "dns-addr", server.DefaultDNSAddr, "DNS server (UDP and TCP) host:port")
+	f.StringVar(&cfg.EgressAddr, "egress-addr", server.DefaultEgressAddr, "egress proxy (HTTP, CONNECT) host:port")
+	f.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs whose PROXY protocol header and X-Forwarded-For are believed")
+	f.StringVar(&cfg.StoreURL, "store", "", "store URL: empty for SQLite in --data-dir, postgres://... for PostgreSQL")
+	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")
+	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	return cmd
+}

@@ -1,0 +1,92 @@
+// Package server wires Perimeter's parts into the one process that
+// `perimeter serve` runs: store, CA, token issuer, the ARM control plane and
+// the data-plane listeners, with ready.json once all of them accept.
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+)
+
+// Config is what `perimeter serve` was asked to do. It is plain data:
+// validated, then used to build the services.
+type Config struct {
+	// DataDir holds the SQLite database, ca.pem, admin.json, keys and
+	// ready.json. Required.
+	DataDir string
+	// ARMAddr is the control plane's host:port (HTTPS); port 0 picks one.
+	ARMAddr string
+	// GatewayAddr is the data-plane ingress host:port (HTTPS).
+	GatewayAddr string
+	// DNSAddr is the DNS server's host:port (UDP and TCP).
+	DNSAddr string
+	// EgressAddr is the egress proxy's host:port (HTTP, CONNECT).
+	EgressAddr string
+	// TrustedProxies are peers whose PROXY protocol header and
+	// X-Forwarded-For are believed. Empty trusts nobody.
+	TrustedProxies []netip.Prefix
+	// StoreURL selects the store: "" for SQLite in DataDir,
+	// "postgres://..." for PostgreSQL.
+	StoreURL string
+	// BaseDomain is the DNS suffix of account endpoints
+	// ({name}.cognitiveservices.{BaseDomain}). Empty means
+	// "perimeter.localhost", which resolves to loopback.
+	BaseDomain string
+	// Logger receives structured logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for the listener flags, from the project's contract.
+const (
+	DefaultARMAddr     = "127.0.0.1:8443"
+	DefaultGatewayAddr = "127.0.0.1:8444"
+	DefaultDNSAddr     = "127.0.0.1:8053"
+	DefaultEgressAddr  = "127.0.0.1:8480"
+	DefaultBaseDomain  = "perimeter.localhost"
+)
+
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("a data directory is required (--data-dir)")
+	}
+	for name, addr := range map[string]string{"--arm-addr": c.ARMAddr, "--gateway-addr": c.GatewayAddr, "--dns-addr": c.DNSAddr, "--egress-addr": c.EgressAddr} {
+		if _, err := netip.ParseAddrPort(addr); err != nil && !strings.HasPrefix(addr, "localhost:") {
+			return fmt.Errorf("%s %q is not host:port with an IP address (port 0 picks a free port)", name, addr)
+		}
+	}
+	if c.BaseDomain == "" {
+		c.BaseDomain = DefaultBaseDomain
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDRs or addresses.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q is not an IP address or CIDR", f)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is not a valid CIDR: %v", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/perimeterhq/perimeter/internal/atomicfile"
+
+	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/providers/resources"
+	"github.com/perimeterhq/perimeter/internal/store"
+	"github.com/perimeterhq/perimeter/internal/store/postgres"
+	"github.com/perimeterhq/perimeter/internal/store/sqlite"
+	"github.com/perimeterhq/perimeter/internal/tlsca"
+)
+
+// Ready is ready.json: where each listener accepts, written once all do.
+type Ready struct {
+	ARM            string `json:"arm"`
+	Gateway        string `json:"gateway"`
+	DNS            string `json:"dns"`
+	Egress         string `json:"egress"`
+	CACert         string `json:"caCert"`
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	// PID is the serving process: a ready.json left by a killed process
+	// names a process that is gone.
+	PID int `json:"pid"`
+}
+
+// ReadyFile is the name of ready.json in the data directory.
+const ReadyFile = "ready.json"
+
+// shutdownGrace bounds how long in-flight requests and operations may take
+// to finish after SIGINT/SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+// Run starts every part of Perimeter and serves until ctx ends, then shuts
+// down gracefully. It returns an error if anything fails to start.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	// A ready.json from an earlier run must not be mistaken for this one.
+	if err := os.Remove(filepath.Join(cfg.DataDir, ReadyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ca, err := tlsca.LoadOrCreate(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	key, err := identity.LoadOrCreateSigningKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	dir := identity.NewDirectory(st)
+	inst, err := bootstrap(ctx, st, dir, cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+
+	cert, err := ca.ServerCertificate(certHosts(cfg.BaseDomain))
+	if err != nil {
+		return err
+	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+
+	armLn, err := net.Listen("tcp", cfg.ARMAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --arm-addr %s: %w", cfg.ARMAddr, err)
+	}
+	armURL := "https://" + hostPort(armLn.Addr())
+	var baseURL atomic.Value
+	baseURL.Store(armURL)
+	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) }})
+
+	control := arm.NewServer(arm.Config{Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log})
+	if err := control.Register(resources.Kinds(control, resources.PreviewFeatures)...); err != nil {
+		return err
+	}
+	if err := control.Start(ctx); err != nil {
+		return err
+	}
+	armSrv := &http.Server{Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+
+	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --gateway-addr %s: %w", cfg.GatewayAddr, err)
+	}
+	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
+
+	egLn, err := net.Listen("tcp", cfg.EgressAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --egress-addr %s: %w", cfg.EgressAddr, err)
+	}
+	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	dnsSrv, err := startDNS(cfg.DNSAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --dns-addr %s: %w", cfg.DNSAddr, err)
+	}
+
+	errc := make(chan error, 4)
+	serve := func(name string, f func() error) {
+		go func() {
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	serve("control plane", func() error { return armSrv.ServeTLS(armLn, "", "") })
+	serve("gateway", func() error { return gwSrv.ServeTLS(gwLn, "", "") })
+	serve("egress", func() error { return egSrv.Serve(egLn) })
+	serve("dns", dnsSrv.wait)
+
+	ready := Ready{
+		ARM: armURL, Gateway: "https://" + hostPort(gwLn.Addr()), DNS: dnsSrv.addr,
+		Egress: "http://" + hostPort(egLn.Addr()), CACert: ca.CertPath(),
+		TenantID: inst.TenantID, SubscriptionID: inst.SubscriptionID, PID: os.Getpid(),
+	}
+	if err := writeReady(cfg.DataDir, ready); err != nil {
+		return err
+	}
+	log.Info("perimeter ready", "arm", ready.ARM, "gateway", ready.Gateway, "dns", ready.DNS, "egress", ready.Egress,
+		"dataDir", cfg.DataDir, "tenantId", inst.TenantID, "subscriptionId", inst.SubscriptionID)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("listener failed; shutting down", "err", runErr)
+	}
+	_ = os.Remove(filepath.Join(cfg.DataDir, ReadyFile))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	for _, s := range []*http.Server{armSrv, gwSrv, egSrv} {
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("listener did not drain in time", "err", err)
+		}
+	}
+	dnsSrv.shutdown(sctx)
+	if err := control.Shutdown(sctx); err != nil {
+		log.Warn("operations still running at shutdown will resume at next start", "err", err)
+	}
+	return runErr
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	u := cfg.StoreURL
+	switch {
+	case u == "":
+		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "perimeter.db"))
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return postgres.Open(ctx, u)
+	case strings.HasPrefix(u, "sqlite://"):
+		return sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite://"))
+	}
+	return nil, fmt.Errorf("--store %q: use postgres://..., sqlite://PATH, or leave it empty for SQLite in the data directory", u)
+}
+
+// certHosts are the names the server certificate covers: loopback, and the
+// base domain with the account endpoint suffixes under it.
+func certHosts(base string) []string {
+	return []string{
+		"127.0.0.1", "::1", "localhost", base, "*." + base,
+		"*.cognitiveservices." + base, "*.openai." + base, "*.services.ai." + base,
+	}
+}
+
+func hostPort(a net.Addr) string {
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return net.JoinHostPort(v.IP.String(), fmt.Sprint(v.Port))
+	case *net.UDPAddr:
+		return net.JoinHostPort(v.IP.String(), fmt.Sprint(v.Port))
+	}
+	return a.String()
+}
+
+func writeReady(dir string, r Ready) error {
+	body, err := jsonIndent(r)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, ReadyFile), body, 0o644)
+}

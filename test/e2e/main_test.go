@@ -265,4 +265,3 @@ func (in *instance) call(ctx context.Context, method, path, token string, body i
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
 }
-

@@ -340,6 +340,11 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 		pre = store.Precondition{IfMatch: w.Old.ETag}
 	}
 	ops := append([]store.Op{{Put: &doc, If: pre}}, w.Ops...)
+	if w.Parent != nil {
+		// The parent must still exist when this commits: a delete of the
+		// parent removes the parent first, then everything below it.
+		ops = append(ops, store.Op{Check: w.Parent.ID, If: store.Precondition{IfMatch: "*"}})
+	}
 	var op *Operation
 	if spec.AsyncProvisioning {
 		op = s.newOperation(w.Request, res, opProvision)
@@ -347,6 +352,9 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 	}
 	docs, err := s.cfg.Store.Apply(ctx, ops...)
 	if errors.Is(err, store.ErrPreconditionFailed) {
+		if _, perr := s.loadScope(ctx, w.Elems[:len(w.Elems)-1], true); perr != nil {
+			return perr // the parent went away meanwhile
+		}
 		return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while this one ran. Retry the request.", res.ID)
 	}
 	if err != nil {
@@ -498,13 +506,16 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	return nil
 }
 
-// deleteResource removes a resource and everything below it.
+// deleteResource removes a resource and everything below it: the resource
+// first, so that no child can be created under it afterwards (child writes
+// check their parent at commit), then its subtree. A crash in between
+// leaves the operation to resume, which finishes the subtree.
 func (s *Server) deleteResource(ctx context.Context, id string) error {
-	if _, err := s.cfg.Store.DeleteTree(ctx, id); err != nil {
-		return fmt.Errorf("delete below %s: %w", id, err)
-	}
 	if _, err := store.Delete(ctx, s.cfg.Store, id, store.Precondition{}); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	if _, err := s.cfg.Store.DeleteTree(ctx, id); err != nil {
+		return fmt.Errorf("delete below %s: %w", id, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,7 +84,17 @@ func (widgets) Action(_ context.Context, a *arm.Action) (*arm.Result, error) {
 	return &arm.Result{Body: map[string]string{"pong": a.Resource.Name}}, nil
 }
 
-type gadgets struct{}
+// gadgets are children of widgets. A gadget named "race" deletes its parent
+// while its own PUT is being prepared, as a concurrent delete would.
+type gadgets struct{ st store.Store }
+
+func (g gadgets) Prepare(ctx context.Context, w *arm.Write) error {
+	if w.Elems[len(w.Elems)-1].Name == "race" {
+		_, err := store.Delete(ctx, g.st, w.Parent.ID, store.Precondition{})
+		return err
+	}
+	return nil
+}
 
 func (gadgets) Spec() arm.Spec {
 	return arm.Spec{Type: "Microsoft.Test/widgets/gadgets", APIVersions: []string{"2030-01-01"}, ParentType: "Microsoft.Test/widgets", Location: arm.LocationInherited}
@@ -117,7 +128,7 @@ func (e *env) start() {
 	if err := e.srv.Register(resources.Kinds(e.srv, resources.PreviewFeatures)...); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.srv.Register(widgets{}, gadgets{}); err != nil {
+	if err := e.srv.Register(widgets{}, gadgets{st: e.st}); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := e.srv.Start(e.t.Context()); err != nil {
@@ -562,6 +573,22 @@ func TestDeleteGroupRemovesEverythingInside(t *testing.T) {
 	}
 	e.must(http.StatusOK, http.MethodGet, widgetPath("other", "keep")+testAPI, nil)
 	e.must(http.StatusNoContent, http.MethodDelete, rgPath("g")+rgAPI, nil)
+}
+
+// TestChildOfDeletedParentIsRefused: a child whose parent disappears
+// between validation and commit is refused, and no orphan is stored.
+func TestChildOfDeletedParentIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	e.must(http.StatusCreated, http.MethodPut, rgPath("g")+rgAPI, map[string]any{"location": "eastus"})
+	e.must(http.StatusCreated, http.MethodPut, widgetPath("g", "w")+testAPI, map[string]any{"location": "eastus"})
+	r := e.must(http.StatusNotFound, http.MethodPut, widgetPath("g", "w")+"/gadgets/race"+testAPI, map[string]any{})
+	if code := r.errCode(t); code != arm.CodeParentResourceNotFound {
+		t.Errorf("code %s: %s", code, r.body)
+	}
+	if _, err := e.st.Get(t.Context(), widgetPath("g", "w")+"/gadgets/race"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("orphan gadget stored: %v", err)
+	}
 }
 
 func TestOperationsResumeAfterRestart(t *testing.T) {

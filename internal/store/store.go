@@ -56,15 +56,42 @@ type Precondition struct {
 	IfNoneMatch string
 }
 
-// Op is one write in an atomic Apply. Exactly one of Put and Delete is set.
+// Op is one step of an atomic Apply. Exactly one of Put, Delete and Check
+// is set.
 type Op struct {
 	// Put writes this document (create or replace).
 	Put *Document
 	// Delete removes the document with this id. Deleting an absent document
 	// fails the whole Apply with ErrNotFound.
 	Delete string
+	// Check asserts If on the document with this id without writing it, so
+	// a write can depend on another document at commit time (a child on
+	// its parent's existence). It takes no revision and no change entry.
+	Check string
 	// If guards this op.
 	If Precondition
+}
+
+// ID is the id of the document the op concerns.
+func (op Op) ID() string {
+	switch {
+	case op.Put != nil:
+		return op.Put.ID
+	case op.Delete != "":
+		return op.Delete
+	}
+	return op.Check
+}
+
+// Writes counts the ops of an Apply that take a revision (all but checks).
+func Writes(ops []Op) int {
+	n := 0
+	for _, op := range ops {
+		if op.Check == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // ListOptions selects documents for List. Zero fields do not filter.
@@ -103,8 +130,9 @@ type Store interface {
 	// List returns the selected documents ordered by lower-cased id.
 	List(ctx context.Context, opts ListOptions) ([]Document, error)
 	// Apply performs the ops atomically, all or none, and returns the written
-	// documents in op order (for a Delete, the document as it was). Each op
-	// gets its own revision, in order, and its own change-feed entry.
+	// documents in op order (for a Delete, the document as it was; for a
+	// Check, the current document or a zero Document). Each write gets its
+	// own revision, in order, and its own change-feed entry.
 	Apply(ctx context.Context, ops ...Op) ([]Document, error)
 	// DeleteTree removes every document strictly below the id (prefix
 	// id + "/") in one atomic step, with a change-feed entry each, and
@@ -154,11 +182,15 @@ func ETagFor(revision int64) string { return fmt.Sprintf("%q", fmt.Sprintf("%016
 
 // ValidateOp checks the shape of an op before any store touches it.
 func ValidateOp(op Op) error {
+	set := 0
+	for _, b := range []bool{op.Put != nil, op.Delete != "", op.Check != ""} {
+		if b {
+			set++
+		}
+	}
 	switch {
-	case op.Put != nil && op.Delete != "":
-		return errors.New("store: op sets both Put and Delete")
-	case op.Put == nil && op.Delete == "":
-		return errors.New("store: op sets neither Put nor Delete")
+	case set != 1:
+		return errors.New("store: op must set exactly one of Put, Delete and Check")
 	case op.Put != nil && op.Put.ID == "":
 		return errors.New("store: document without id")
 	case op.Put != nil && !json.Valid(op.Put.Body):

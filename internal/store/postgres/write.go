@@ -23,47 +23,57 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) ([]store.Document, e
 		}
 	}
 	var out []store.Document
+	writes := store.Writes(ops)
 	err := s.pool.tx(ctx, func(tx pgx.Tx) error {
 		out = make([]store.Document, 0, len(ops))
 		// Reserve the revisions, locking the counter row: writers in every
 		// process queue here and commit in revision order.
 		var last int64
 		if err := tx.QueryRow(ctx, `UPDATE meta SET revision = revision + $1 WHERE id = 1 RETURNING revision`,
-			len(ops)).Scan(&last); err != nil {
+			writes).Scan(&last); err != nil {
 			return fmt.Errorf("reserve revisions: %w", err)
 		}
-		rev := last - int64(len(ops))
+		rev := last - int64(writes)
 		for i, op := range ops {
-			rev++
+			if op.Check == "" {
+				rev++
+			}
 			doc, err := applyOp(ctx, tx, op, rev)
 			if err != nil {
 				return fmt.Errorf("op %d: %w", i, err)
 			}
 			out = append(out, doc)
 		}
+		if writes == 0 {
+			return nil
+		}
 		return s.notify(ctx, tx, last)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: apply: %w", err)
 	}
-	s.hub.Notify()
+	if writes > 0 {
+		s.hub.Notify()
+	}
 	return out, nil
 }
 
 // applyOp checks one op's precondition against the current document and
 // performs it at revision rev.
 func applyOp(ctx context.Context, tx pgx.Tx, op store.Op, rev int64) (store.Document, error) {
-	id := op.Delete
-	if op.Put != nil {
-		id = op.Put.ID
-	}
-	key := store.Key(id)
+	key := store.Key(op.ID())
 	current, err := getDoc(ctx, tx, key, true)
 	if err != nil {
 		return store.Document{}, fmt.Errorf("read %s: %w", key, err)
 	}
 	if err := store.CheckPrecondition(key, current, op.If); err != nil {
 		return store.Document{}, err
+	}
+	if op.Check != "" {
+		if current == nil {
+			return store.Document{}, nil
+		}
+		return *current, nil
 	}
 	if op.Put == nil {
 		if current == nil {

@@ -32,7 +32,9 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) ([]store.Document, e
 			return fmt.Errorf("read revision: %w", err)
 		}
 		for i, op := range ops {
-			rev++
+			if op.Check == "" {
+				rev++
+			}
 			doc, err := applyOp(ctx, tx, op, rev)
 			if err != nil {
 				return fmt.Errorf("op %d: %w", i, err)
@@ -44,24 +46,28 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) ([]store.Document, e
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: apply: %w", err)
 	}
-	s.committed(rev)
+	if store.Writes(ops) > 0 {
+		s.committed(rev)
+	}
 	return out, nil
 }
 
 // applyOp checks one op's precondition against the current document and
 // performs it at revision rev.
 func applyOp(ctx context.Context, tx *sql.Tx, op store.Op, rev int64) (store.Document, error) {
-	id := op.Delete
-	if op.Put != nil {
-		id = op.Put.ID
-	}
-	key := store.Key(id)
+	key := store.Key(op.ID())
 	current, err := getDoc(ctx, tx, key)
 	if err != nil {
 		return store.Document{}, fmt.Errorf("read %s: %w", key, err)
 	}
 	if err := store.CheckPrecondition(key, current, op.If); err != nil {
 		return store.Document{}, err
+	}
+	if op.Check != "" {
+		if current == nil {
+			return store.Document{}, nil
+		}
+		return *current, nil
 	}
 	if op.Put == nil {
 		if current == nil {

@@ -13,6 +13,7 @@ func applyTests() []test {
 		{"ApplyMultiOp", testApplyMultiOp},
 		{"ApplySameDocumentTwice", testApplySameDocTwice},
 		{"ApplyIsAtomic", testApplyAtomic},
+		{"ApplyCheck", testApplyCheck},
 		{"ApplyRejectsInvalidOps", testApplyInvalid},
 		{"ContextCancelled", testContextCancelled},
 	}
@@ -118,6 +119,51 @@ func testApplyAtomic(t *testing.T, s store.Store) {
 	wantAbsent(t, s, "/new")
 }
 
+// testApplyCheck: a Check asserts a precondition on another document at
+// commit time, writes nothing and takes no revision.
+func testApplyCheck(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	parent := put(t, s, doc("/parent", "t", "", `{}`))
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := s.Apply(ctx,
+		store.Op{Check: "/PARENT", If: store.Precondition{IfMatch: "*"}},
+		store.Op{Put: ptr(doc("/parent/child", "t", "/parent", `{}`))},
+	)
+	if err != nil {
+		t.Fatalf("check on an existing parent: %v", err)
+	}
+	if docs[0].ETag != parent.ETag || docs[1].Revision != rev+1 {
+		t.Errorf("check returned %+v; child revision %d, want %d (a check takes no revision)", docs[0], docs[1].Revision, rev+1)
+	}
+	changes, err := s.Changes(ctx, rev, 0)
+	if err != nil || len(changes) != 1 || changes[0].ID != "/parent/child" {
+		t.Fatalf("change feed after a check and a put: %+v, %v", changes, err)
+	}
+
+	if _, err := store.Delete(ctx, s, "/parent", store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, s)
+	_, err = s.Apply(ctx,
+		store.Op{Check: "/parent", If: store.Precondition{IfMatch: "*"}},
+		store.Op{Put: ptr(doc("/parent/orphan", "t", "/parent", `{}`))},
+	)
+	if !errors.Is(err, store.ErrPreconditionFailed) {
+		t.Fatalf("check on a deleted parent: got %v, want ErrPreconditionFailed", err)
+	}
+	snap.check(t, s, "apply whose check fails")
+	wantAbsent(t, s, "/parent/orphan")
+
+	// A check alone writes nothing.
+	if _, err := s.Apply(ctx, store.Op{Check: "/absent", If: store.Precondition{IfNoneMatch: "*"}}); err != nil {
+		t.Fatalf("check that a document is absent: %v", err)
+	}
+	snap.check(t, s, "apply with only a check")
+}
+
 func testApplyInvalid(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	put(t, s, doc("/keep", "t", "", `{}`))
@@ -131,6 +177,7 @@ func testApplyInvalid(t *testing.T, s store.Store) {
 	invalid := map[string]store.Op{
 		"neither put nor delete": {},
 		"both put and delete":    {Put: ptr(doc("/x", "t", "", `{}`)), Delete: "/keep"},
+		"both delete and check":  {Delete: "/keep", Check: "/keep"},
 		"put without id":         {Put: ptr(doc("", "t", "", `{}`))},
 		"body not JSON":          {Put: ptr(doc("/x", "t", "", `{"unterminated":`))},
 		"empty body":             {Put: ptr(doc("/x", "t", "", ``))},

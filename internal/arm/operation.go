@@ -192,20 +192,31 @@ func (s *Server) provision(ctx context.Context, op *Operation) error {
 }
 
 // resumeOperations restarts operations left InProgress by a previous
-// process. Both actions are idempotent, so running one twice is safe.
+// process (both actions are idempotent, so running one twice is safe) and
+// removes finished operations past their retention.
 func (s *Server) resumeOperations(ctx context.Context) error {
 	docs, err := s.cfg.Store.List(ctx, store.ListOptions{Type: operationType})
 	if err != nil {
 		return fmt.Errorf("list operations: %w", err)
 	}
+	expired := s.cfg.Now().Add(-s.cfg.OperationRetention)
+	var prune []store.Op
 	for _, d := range docs {
 		var op Operation
 		if err := json.Unmarshal(d.Body, &op); err != nil {
 			return fmt.Errorf("operation %s: %w", d.ID, err)
 		}
-		if op.Status == OpInProgress {
+		switch {
+		case op.Status == OpInProgress:
 			s.log.Info("resuming operation", "operation", op.ID, "action", op.Action, "resource", op.ResourceID)
 			s.run(&op)
+		case op.EndTime != nil && op.EndTime.Before(expired):
+			prune = append(prune, store.Op{Delete: d.ID, If: store.Precondition{IfMatch: d.ETag}})
+		}
+	}
+	if len(prune) > 0 {
+		if _, err := s.cfg.Store.Apply(ctx, prune...); err != nil && !errors.Is(err, store.ErrPreconditionFailed) && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("remove expired operations: %w", err)
 		}
 	}
 	return nil

@@ -70,6 +70,9 @@ type Config struct {
 	// means 1 second: operations here finish in milliseconds, so ARM's
 	// usual 10 s floor would only slow clients down.
 	RetryAfter time.Duration
+	// OperationRetention is how long finished operations stay readable.
+	// Zero means 24 hours; older ones are removed at Start.
+	OperationRetention time.Duration
 }
 
 // DefaultLocations are the location names known when Config.Locations is nil.
@@ -117,6 +120,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = time.Second
+	}
+	if cfg.OperationRetention == 0 {
+		cfg.OperationRetention = 24 * time.Hour
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: cfg.Logger, kinds: map[string]*registered{}, locations: map[string]bool{}, baseCtx: ctx, cancel: cancel}
@@ -182,7 +188,8 @@ func NormalizeLocation(l string) string {
 	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(l), " ", ""))
 }
 
-// Start resumes operations that a previous process left unfinished.
+// Start resumes operations that a previous process left unfinished and
+// removes finished ones older than the retention.
 func (s *Server) Start(ctx context.Context) error { return s.resumeOperations(ctx) }
 
 // Shutdown stops starting operations and waits for running ones until ctx

@@ -611,6 +611,18 @@ func TestOperationsResumeAfterRestart(t *testing.T) {
 	}
 	e.must(http.StatusNotFound, http.MethodGet, rgPath("g")+rgAPI, nil)
 	e.must(http.StatusNotFound, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.Resources/locations/eastus/operationResults/nope"+rgAPI, nil)
+
+	// Finished operations past their retention are removed at start.
+	done, _ := json.Marshal(map[string]any{"id": opID + "-old", "name": "op1-old", "status": "Succeeded",
+		"startTime": time.Now().Add(-49 * time.Hour), "endTime": time.Now().Add(-48 * time.Hour), "perimeterAction": "delete"})
+	if _, err := store.Put(t.Context(), e.st, store.Document{ID: opID + "-old", Type: "Perimeter/operations", Body: done}, store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if _, err := e.st.Get(t.Context(), opID+"-old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired operation kept: %v", err)
+	}
+	e.must(http.StatusOK, http.MethodGet, strings.Replace(opID, "operationResults", "operationStatuses", 1)+rgAPI, nil)
 }
 
 func TestConcurrentConditionalUpdates(t *testing.T) {

@@ -101,7 +101,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := control.Start(ctx); err != nil {
 		return err
 	}
-	armSrv := &http.Server{Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	armSrv := &http.Server{
+		Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig,
+		// Bodies are at most 4 MiB and every operation is answered at once
+		// (slow work runs as an operation), so a minute is generous.
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+	}
 
 	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {

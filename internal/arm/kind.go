@@ -90,6 +90,9 @@ type Spec struct {
 	NoProperties bool
 	// Actions are the POST actions the kind's Actioner answers.
 	Actions []string
+	// InUseCode is the error code of a delete refused because other
+	// resources reference this one. Empty means "InUseCannotBeDeleted".
+	InUseCode string
 }
 
 // LocationPolicy says how a type treats "location".
@@ -132,6 +135,10 @@ type Write struct {
 	Parent *Resource
 	// Ops are extra writes that commit atomically with this one.
 	Ops []store.Op
+	// References are the ids of resources this one depends on. They must
+	// exist when the write commits, and cannot be deleted while this
+	// resource references them (see references.go).
+	References []string
 }
 
 // Delete is a delete on its way to the store.

@@ -140,9 +140,36 @@ func (s *Server) execute(ctx context.Context, op *Operation) {
 			s.log.Error("operation failed", "operation", op.ID, "resource", op.ResourceID, "err", err)
 		}
 		op.Status, op.Error, op.ErrorStatus = OpFailed, ae, ae.Status
+		if op.Action == opDelete {
+			s.undoDeleting(ctx, op.ResourceID)
+		}
 	}
 	if _, err := s.cfg.Store.Apply(context.WithoutCancel(ctx), op.storeOp()); err != nil {
 		s.log.Error("record operation result", "operation", op.ID, "err", err)
+	}
+}
+
+// undoDeleting returns a resource whose delete failed from "Deleting" to
+// "Succeeded", so that it can be used, and deleted, again.
+func (s *Server) undoDeleting(ctx context.Context, id string) {
+	doc, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return
+	}
+	res, err := decodeResource(doc)
+	if err != nil || res.ProvisioningState() != "Deleting" {
+		return
+	}
+	if res.SetProperty("provisioningState", "Succeeded") != nil {
+		return
+	}
+	res.ETag = ""
+	body, err := json.Marshal(res)
+	if err != nil {
+		return
+	}
+	if _, err := s.cfg.Store.Apply(ctx, store.Op{Put: &store.Document{ID: doc.ID, Type: doc.Type, Parent: doc.Parent, Body: body}, If: store.Precondition{IfMatch: doc.ETag}}); err != nil {
+		s.log.Error("restore resource after failed delete", "resource", id, "err", err)
 	}
 }
 

@@ -350,15 +350,26 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 		op = s.newOperation(w.Request, res, opProvision)
 		ops = append(ops, op.storeOp())
 	}
-	docs, err := s.cfg.Store.Apply(ctx, ops...)
-	if errors.Is(err, store.ErrPreconditionFailed) {
+	var docs []store.Document
+	for attempt := 1; ; attempt++ {
+		refOps, err := s.referenceOps(ctx, res.ID, w.References)
+		if err != nil {
+			return err
+		}
+		docs, err = s.cfg.Store.Apply(ctx, append(slices.Clone(ops), refOps...)...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrPreconditionFailed) {
+			return fmt.Errorf("store %s: %w", res.ID, err)
+		}
 		if _, perr := s.loadScope(ctx, w.Elems[:len(w.Elems)-1], true); perr != nil {
 			return perr // the parent went away meanwhile
 		}
-		return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while this one ran. Retry the request.", res.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("store %s: %w", res.ID, err)
+		if len(refOps) == 0 || attempt == refAttempts {
+			return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while this one ran. Retry the request.", res.ID)
+		}
+		// A reference list changed under us: read it again and retry.
 	}
 	status := http.StatusOK
 	if w.Old == nil {
@@ -471,6 +482,11 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 			return err
 		}
 	}
+	if users, err := s.ReferencedBy(ctx, old.ID); err != nil {
+		return err
+	} else if len(users) > 0 {
+		return inUse(spec, old.ID, users)
+	}
 	if !spec.AsyncDelete {
 		if err := s.deleteResource(ctx, old.ID); err != nil {
 			return err
@@ -506,12 +522,33 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	return nil
 }
 
-// deleteResource removes a resource and everything below it: the resource
-// first, so that no child can be created under it afterwards (child writes
-// check their parent at commit), then its subtree. A crash in between
-// leaves the operation to resume, which finishes the subtree.
+// deleteResource removes a resource and everything below it. It releases
+// the references the subtree holds, then removes the resource itself —
+// asserting at commit that nothing references it, and so that no child can
+// be created under it afterwards (child writes check their parent at
+// commit) — and then its subtree. A crash in between leaves the operation
+// to resume, which finishes the subtree.
 func (s *Server) deleteResource(ctx context.Context, id string) error {
-	if _, err := store.Delete(ctx, s.cfg.Store, id, store.Precondition{}); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.releaseReferences(ctx, id); err != nil {
+		return err
+	}
+	_, err := s.cfg.Store.Apply(ctx,
+		store.Op{Delete: id},
+		store.Op{Check: id + inboundSuffix, If: store.Precondition{IfNoneMatch: "*"}})
+	switch {
+	case errors.Is(err, store.ErrPreconditionFailed):
+		users, uerr := s.ReferencedBy(ctx, id)
+		if uerr != nil {
+			return uerr
+		}
+		spec := &Spec{}
+		if doc, gerr := s.cfg.Store.Get(ctx, id); gerr == nil {
+			if k := s.kind(doc.Type); k != nil {
+				spec = &k.spec
+			}
+		}
+		return inUse(spec, id, users)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
 	if _, err := s.cfg.Store.DeleteTree(ctx, id); err != nil {

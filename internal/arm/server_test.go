@@ -54,9 +54,10 @@ func (widgets) Spec() arm.Spec {
 }
 
 type widgetProps struct {
-	Size  int    `json:"size"`
-	Color string `json:"color,omitempty"`
-	Ready bool   `json:"ready,omitempty"`
+	Size      int      `json:"size"`
+	Color     string   `json:"color,omitempty"`
+	Ready     bool     `json:"ready,omitempty"`
+	DependsOn []string `json:"dependsOn,omitempty"`
 }
 
 func (widgets) Prepare(_ context.Context, w *arm.Write) error {
@@ -67,6 +68,7 @@ func (widgets) Prepare(_ context.Context, w *arm.Write) error {
 	if p.Size < 0 || p.Size > 10 {
 		return arm.InvalidProperty("InvalidSize", "properties.size", "The size %d is out of range; use 0 to 10.", p.Size)
 	}
+	w.References = p.DependsOn
 	return nil
 }
 

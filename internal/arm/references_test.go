@@ -1,0 +1,116 @@
+package arm_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/perimeterhq/perimeter/internal/store"
+)
+
+func widget(deps ...string) map[string]any {
+	return map[string]any{"location": "eastus", "properties": map[string]any{"dependsOn": deps}}
+}
+
+// putWidget PUTs a widget and waits for its provisioning to finish.
+func (e *env) putWidget(rg, name string, body map[string]any, want int) response {
+	e.t.Helper()
+	r := e.must(want, http.MethodPut, widgetPath(rg, name)+testAPI, body)
+	if loc := r.header.Get("Location"); loc != "" {
+		e.waitOperation(loc)
+	}
+	return r
+}
+
+func TestReferencesGuardDeletes(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	for _, g := range []string{"users", "targets"} {
+		e.must(http.StatusCreated, http.MethodPut, rgPath(g)+rgAPI, map[string]any{"location": "eastus"})
+	}
+	target := "/subscriptions/" + sub + "/resourceGroups/targets/providers/Microsoft.Test/widgets/t"
+	e.putWidget("targets", "t", widget(), http.StatusCreated)
+
+	// A reference to something missing is refused and writes nothing.
+	before := e.revision()
+	r := e.must(http.StatusBadRequest, http.MethodPut, widgetPath("users", "u")+testAPI, widget(target+"-missing"))
+	if r.errCode(t) != "LinkedInvalidPropertyId" || e.revision() != before {
+		t.Fatalf("reference to a missing resource: %s (revision %d -> %d)", r.body, before, e.revision())
+	}
+
+	e.putWidget("users", "u", widget(strings.ToUpper(target)), http.StatusCreated)
+	r = e.must(http.StatusConflict, http.MethodDelete, widgetPath("targets", "t")+testAPI, nil)
+	if r.errCode(t) != "InUseCannotBeDeleted" || !strings.Contains(string(r.body), "/widgets/u") {
+		t.Fatalf("delete of a referenced widget: %s", r.body)
+	}
+	// Its group cannot be deleted either: something outside references inside.
+	e.must(http.StatusConflict, http.MethodDelete, rgPath("targets")+rgAPI, nil)
+
+	// Dropping the reference frees the target.
+	e.putWidget("users", "u", widget(), http.StatusOK)
+	e.must(http.StatusOK, http.MethodDelete, widgetPath("targets", "t")+testAPI, nil)
+
+	// Deleting the referencing group releases its references.
+	e.putWidget("targets", "t2", widget(), http.StatusCreated)
+	t2 := "/subscriptions/" + sub + "/resourceGroups/targets/providers/Microsoft.Test/widgets/t2"
+	e.putWidget("users", "u2", widget(t2), http.StatusCreated)
+	del := e.must(http.StatusAccepted, http.MethodDelete, rgPath("users")+rgAPI, nil)
+	if final := e.waitOperation(del.header.Get("Location")); final.status != http.StatusOK {
+		t.Fatalf("delete of the referencing group: %d %s", final.status, final.body)
+	}
+	e.must(http.StatusOK, http.MethodDelete, widgetPath("targets", "t2")+testAPI, nil)
+
+	// References inside one subtree do not block deleting the subtree.
+	e.putWidget("targets", "a", widget(), http.StatusCreated)
+	a := "/subscriptions/" + sub + "/resourceGroups/targets/providers/Microsoft.Test/widgets/a"
+	e.putWidget("targets", "b", widget(a), http.StatusCreated)
+	del = e.must(http.StatusAccepted, http.MethodDelete, rgPath("targets")+rgAPI, nil)
+	if final := e.waitOperation(del.header.Get("Location")); final.status != http.StatusOK {
+		t.Fatalf("delete of a group whose resources reference each other: %d %s", final.status, final.body)
+	}
+	if docs, _ := e.st.List(t.Context(), store.ListOptions{Under: "/subscriptions/" + sub + "/resourceGroups/targets"}); len(docs) != 0 {
+		t.Errorf("bookkeeping left behind: %v", docs)
+	}
+}
+
+func TestConcurrentReferencesToOneTarget(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	e.must(http.StatusCreated, http.MethodPut, rgPath("g")+rgAPI, map[string]any{"location": "eastus"})
+	e.putWidget("g", "target", widget(), http.StatusCreated)
+	target := "/subscriptions/" + sub + "/resourceGroups/g/providers/Microsoft.Test/widgets/target"
+	const n = 6
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do(http.MethodPut, widgetPath("g", fmt.Sprintf("user-%d", i))+testAPI, widget(target))
+			if r.status != http.StatusCreated {
+				t.Errorf("concurrent reference %d: %d %s", i, r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	e.must(http.StatusConflict, http.MethodDelete, widgetPath("g", "target")+testAPI, nil)
+	users, err := e.srv.ReferencedBy(t.Context(), target)
+	if err != nil || len(users) != n {
+		t.Fatalf("%d concurrent references recorded, want %d: %v %v", len(users), n, users, err)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := e.do(http.MethodDelete, widgetPath("g", fmt.Sprintf("user-%d", i))+testAPI, nil); r.status != http.StatusOK {
+				t.Errorf("delete user %d: %d %s", i, r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	e.must(http.StatusOK, http.MethodDelete, widgetPath("g", "target")+testAPI, nil)
+	if users, err := e.srv.ReferencedBy(t.Context(), target); err != nil || len(users) != 0 {
+		t.Fatalf("references left after every user was deleted: %v %v", users, err)
+	}
+}

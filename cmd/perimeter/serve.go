@@ -43,6 +43,8 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs whose PROXY protocol header and X-Forwarded-For are believed")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL: empty for SQLite in --data-dir, postgres://... for PostgreSQL")
 	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")
+	f.StringVar(&cfg.ModelsFile, "models", "", "model catalog file (JSON) listing OpenAI-compatible upstreams; the built-in mock model is always available")
+	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key that encrypts secrets in the store (default DATA-DIR/master.key; replicas must share it)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	return cmd
 }

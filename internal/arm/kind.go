@@ -88,7 +88,10 @@ type Spec struct {
 	// NoProperties types have no "properties" object and no
 	// provisioningState.
 	NoProperties bool
-	// Actions are the POST actions the kind's Actioner answers.
+	// Actions are the POST actions the kind's Actioner answers on a
+	// resource. The empty action "" means POST on the collection path itself,
+	// for subscription-level actions such as
+	// .../providers/Microsoft.CognitiveServices/checkDomainAvailability.
 	Actions []string
 	// InUseCode is the error code of a delete refused because other
 	// resources reference this one. Empty means "InUseCannotBeDeleted".
@@ -147,12 +150,12 @@ type Delete struct {
 	Old *Resource
 }
 
-// Action is a POST action on a resource.
+// Action is a POST action on a resource, or on a collection (Name "").
 type Action struct {
 	*Request
 	Name string
 	// Resource is the stored resource the action applies to; nil for
-	// resources served by a Reader.
+	// resources served by a Reader and for collection actions.
 	Resource *Resource
 	Body     []byte
 }

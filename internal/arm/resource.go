@@ -557,6 +557,14 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 	return nil
 }
 
+// collectionAction answers POST on a collection path.
+func (s *Server) collectionAction(ctx context.Context, w http.ResponseWriter, req *Request, t target) error {
+	if _, err := s.loadScope(ctx, t.elems, false); err != nil {
+		return err
+	}
+	return s.runAction(ctx, w, &Action{Request: req}, t.kind)
+}
+
 func (s *Server) action(ctx context.Context, w http.ResponseWriter, req *Request, t target) error {
 	a := &Action{Request: req, Name: t.action}
 	if isReader(t.kind) {
@@ -573,12 +581,16 @@ func (s *Server) action(ctx context.Context, w http.ResponseWriter, req *Request
 			return err
 		}
 	}
-	body, err := s.readBody(w, req.HTTP)
+	return s.runAction(ctx, w, a, t.kind)
+}
+
+func (s *Server) runAction(ctx context.Context, w http.ResponseWriter, a *Action, k *registered) error {
+	body, err := s.readBody(w, a.HTTP)
 	if err != nil {
 		return err
 	}
 	a.Body = body
-	result, err := t.kind.kind.(Actioner).Action(ctx, a)
+	result, err := k.kind.(Actioner).Action(ctx, a)
 	if err != nil {
 		return err
 	}

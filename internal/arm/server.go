@@ -297,6 +297,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (Caller, error) {
 	ctx := r.Context()
 	switch {
 	case t.list:
+		if r.Method == http.MethodPost && containsFold(spec.Actions, "") {
+			return caller, s.collectionAction(ctx, w, req, t)
+		}
 		if r.Method != http.MethodGet {
 			return caller, methodNotAllowed(r.Method, "a collection", "GET")
 		}

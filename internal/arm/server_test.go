@@ -88,6 +88,29 @@ func (widgets) Action(_ context.Context, a *arm.Action) (*arm.Result, error) {
 
 // gadgets are children of widgets. A gadget named "race" deletes its parent
 // while its own PUT is being prepared, as a concurrent delete would.
+// checks is a subscription-level collection action:
+// POST .../providers/Microsoft.Test/checkWidgetName.
+type checks struct{}
+
+func (checks) Spec() arm.Spec {
+	return arm.Spec{Type: "Microsoft.Test/checkWidgetName", APIVersions: []string{"2030-01-01"}, ParentType: arm.TypeSubscription, ReadOnly: true, Actions: []string{""}}
+}
+
+func (checks) Get(context.Context, *arm.Request) (any, error) {
+	return nil, arm.BadRequest("NotReadable", "POST it")
+}
+func (checks) List(context.Context, *arm.Request) ([]any, error) {
+	return nil, arm.Errorf(http.StatusMethodNotAllowed, arm.CodeMethodNotAllowed, "POST it")
+}
+
+func (checks) Action(_ context.Context, a *arm.Action) (*arm.Result, error) {
+	var in struct{ Name string }
+	if err := json.Unmarshal(a.Body, &in); err != nil {
+		return nil, arm.BadRequest(arm.CodeInvalidRequestContent, "send {\"name\": ...}")
+	}
+	return &arm.Result{Body: map[string]any{"name": in.Name, "available": in.Name != "taken", "subscription": a.SubscriptionID()}}, nil
+}
+
 type gadgets struct{ st store.Store }
 
 func (g gadgets) Prepare(ctx context.Context, w *arm.Write) error {
@@ -130,7 +153,7 @@ func (e *env) start() {
 	if err := e.srv.Register(resources.Kinds(e.srv, resources.PreviewFeatures)...); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.srv.Register(widgets{}, gadgets{st: e.st}); err != nil {
+	if err := e.srv.Register(widgets{}, gadgets{st: e.st}, checks{}); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := e.srv.Start(e.t.Context()); err != nil {
@@ -763,3 +786,14 @@ func TestStoreFailureIsOpaque500(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestCollectionAction(t *testing.T) {
+	e := newEnv(t)
+	path := "/subscriptions/" + sub + "/providers/Microsoft.Test/checkWidgetName" + testAPI
+	r := e.must(http.StatusOK, http.MethodPost, path, map[string]string{"name": "taken"}).json(t)
+	if r["available"] != false || r["subscription"] != sub {
+		t.Errorf("collection action answered %v", r)
+	}
+	e.must(http.StatusBadRequest, http.MethodPost, path, "[1]")
+	e.must(http.StatusNotFound, http.MethodPost, "/subscriptions/33333333-3333-3333-3333-333333333333/providers/Microsoft.Test/checkWidgetName"+testAPI, map[string]string{"name": "x"})
+}

@@ -4,10 +4,14 @@
 package server
 
 import (
+	"path/filepath"
+
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
+
+	"github.com/perimeterhq/perimeter/internal/secrets"
 )
 
 // Config is what `perimeter serve` was asked to do. It is plain data:
@@ -34,6 +38,14 @@ type Config struct {
 	// ({name}.cognitiveservices.{BaseDomain}). Empty means
 	// "perimeter.localhost", which resolves to loopback.
 	BaseDomain string
+	// ModelsFile is the model catalog (JSON: {"models": [...]}) listing the
+	// OpenAI-compatible upstreams deployments may use. Empty means only the
+	// built-in mock model.
+	ModelsFile string
+	// MasterKeyFile holds the key that encrypts secrets (account keys) in
+	// the store. Empty means DataDir/master.key, created on first start.
+	// Replicas sharing a PostgreSQL store must share this file.
+	MasterKeyFile string
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +70,9 @@ func (c *Config) validate() error {
 	}
 	if c.BaseDomain == "" {
 		c.BaseDomain = DefaultBaseDomain
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, secrets.KeyFile)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -17,7 +17,11 @@ import (
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/models"
+	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
+	"github.com/perimeterhq/perimeter/internal/providers/network"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
+	"github.com/perimeterhq/perimeter/internal/secrets"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/postgres"
 	"github.com/perimeterhq/perimeter/internal/store/sqlite"
@@ -85,18 +89,50 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 
+	catalog, err := models.Load(cfg.ModelsFile)
+	if err != nil {
+		return err
+	}
+	box, err := secrets.LoadOrCreate(cfg.MasterKeyFile)
+	if err != nil {
+		return err
+	}
+
+	// Bind every listener first: account endpoints name the gateway's port.
 	armLn, err := net.Listen("tcp", cfg.ARMAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --arm-addr %s: %w", cfg.ARMAddr, err)
 	}
+	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --gateway-addr %s: %w", cfg.GatewayAddr, err)
+	}
+	egLn, err := net.Listen("tcp", cfg.EgressAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --egress-addr %s: %w", cfg.EgressAddr, err)
+	}
+	dnsSrv, err := startDNS(cfg.DNSAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --dns-addr %s: %w", cfg.DNSAddr, err)
+	}
+
 	armURL := "https://" + hostPort(armLn.Addr())
 	var baseURL atomic.Value
 	baseURL.Store(armURL)
 	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) }})
 
 	control := arm.NewServer(arm.Config{Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log})
-	if err := control.Register(resources.Kinds(control, resources.PreviewFeatures)...); err != nil {
-		return err
+	providers := [][]arm.Kind{
+		resources.Kinds(control, resources.PreviewFeatures),
+		network.Kinds(control),
+		cognitive.Kinds(control, cognitive.Config{
+			Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
+		}),
+	}
+	for _, kinds := range providers {
+		if err := control.Register(kinds...); err != nil {
+			return err
+		}
 	}
 	if err := control.Start(ctx); err != nil {
 		return err
@@ -107,23 +143,8 @@ func Run(ctx context.Context, cfg Config) error {
 		// (slow work runs as an operation), so a minute is generous.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
-
-	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --gateway-addr %s: %w", cfg.GatewayAddr, err)
-	}
 	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
-
-	egLn, err := net.Listen("tcp", cfg.EgressAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --egress-addr %s: %w", cfg.EgressAddr, err)
-	}
 	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second}
-
-	dnsSrv, err := startDNS(cfg.DNSAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --dns-addr %s: %w", cfg.DNSAddr, err)
-	}
 
 	errc := make(chan error, 4)
 	serve := func(name string, f func() error) {

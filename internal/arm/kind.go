@@ -40,6 +40,16 @@ type DeleteChecker interface {
 	CheckDelete(ctx context.Context, d *Delete) error
 }
 
+// Cleaner is implemented by kinds whose resources own documents outside
+// their subtree, such as a globally reserved name or a managed identity's
+// service principal. Cleanup returns the ops that remove those documents
+// (only ones that exist, so a resumed delete finds nothing left to do);
+// they commit atomically with the resource's delete, also when the
+// resource is deleted along with its resource group.
+type Cleaner interface {
+	Cleanup(ctx context.Context, r *Resource) ([]store.Op, error)
+}
+
 // Actioner answers POST actions on a resource (Spec.Actions), such as
 // listKeys or register.
 type Actioner interface {

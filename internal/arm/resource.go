@@ -532,14 +532,24 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 	if err := s.releaseReferences(ctx, id); err != nil {
 		return err
 	}
-	_, err := s.cfg.Store.Apply(ctx,
-		store.Op{Delete: id},
-		store.Op{Check: id + inboundSuffix, If: store.Precondition{IfNoneMatch: "*"}})
+	ops, exists, err := s.cleanupOps(ctx, id)
+	if err != nil {
+		return err
+	}
+	if exists {
+		ops = append(ops,
+			store.Op{Delete: id},
+			store.Op{Check: id + inboundSuffix, If: store.Precondition{IfNoneMatch: "*"}})
+	}
+	_, err = s.cfg.Store.Apply(ctx, ops...)
 	switch {
 	case errors.Is(err, store.ErrPreconditionFailed):
 		users, uerr := s.ReferencedBy(ctx, id)
 		if uerr != nil {
 			return uerr
+		}
+		if len(users) == 0 {
+			return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while it was being deleted. Retry the delete.", id)
 		}
 		spec := &Spec{}
 		if doc, gerr := s.cfg.Store.Get(ctx, id); gerr == nil {
@@ -555,6 +565,44 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 		return fmt.Errorf("delete below %s: %w", id, err)
 	}
 	return nil
+}
+
+// cleanupOps collects the Cleaner ops of the resource at id and of every
+// resource below it, and reports whether the resource itself still exists.
+func (s *Server) cleanupOps(ctx context.Context, id string) ([]store.Op, bool, error) {
+	docs, err := s.cfg.Store.List(ctx, store.ListOptions{Under: id})
+	if err != nil {
+		return nil, false, fmt.Errorf("list resources below %s: %w", id, err)
+	}
+	root, err := s.cfg.Store.Get(ctx, id)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, fmt.Errorf("get %s: %w", id, err)
+	}
+	if exists {
+		docs = append(docs, root)
+	}
+	var ops []store.Op
+	for _, d := range docs {
+		k := s.kind(d.Type)
+		if k == nil {
+			continue
+		}
+		c, ok := k.kind.(Cleaner)
+		if !ok {
+			continue
+		}
+		res, err := decodeResource(d)
+		if err != nil {
+			return nil, false, err
+		}
+		more, err := c.Cleanup(ctx, res)
+		if err != nil {
+			return nil, false, fmt.Errorf("clean up after %s: %w", d.ID, err)
+		}
+		ops = append(ops, more...)
+	}
+	return ops, exists, nil
 }
 
 // collectionAction answers POST on a collection path.

@@ -58,7 +58,12 @@ type widgetProps struct {
 	Color     string   `json:"color,omitempty"`
 	Ready     bool     `json:"ready,omitempty"`
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Reserve claims a name across the installation, in a document outside
+	// the widget's subtree (the Cleaner removes it).
+	Reserve string `json:"reserve,omitempty"`
 }
+
+func reservationID(name string) string { return "/perimeter/test-reservations/" + name }
 
 func (widgets) Prepare(_ context.Context, w *arm.Write) error {
 	var p widgetProps
@@ -69,7 +74,28 @@ func (widgets) Prepare(_ context.Context, w *arm.Write) error {
 		return arm.InvalidProperty("InvalidSize", "properties.size", "The size %d is out of range; use 0 to 10.", p.Size)
 	}
 	w.References = p.DependsOn
+	if p.Reserve != "" && w.Old == nil {
+		w.Ops = append(w.Ops, store.Op{Put: &store.Document{ID: reservationID(p.Reserve), Type: "Test/reservation", Body: json.RawMessage(`{}`)},
+			If: store.Precondition{IfNoneMatch: "*"}})
+	}
 	return nil
+}
+
+type cleanerWidgets struct {
+	widgets
+	st store.Store
+}
+
+func (c cleanerWidgets) Cleanup(ctx context.Context, r *arm.Resource) ([]store.Op, error) {
+	var p widgetProps
+	_ = json.Unmarshal(r.Properties, &p)
+	if p.Reserve == "" {
+		return nil, nil
+	}
+	if _, err := c.st.Get(ctx, reservationID(p.Reserve)); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return []store.Op{{Delete: reservationID(p.Reserve)}}, nil
 }
 
 func (widgets) Provision(_ context.Context, r *arm.Resource) (json.RawMessage, error) {
@@ -153,7 +179,7 @@ func (e *env) start() {
 	if err := e.srv.Register(resources.Kinds(e.srv, resources.PreviewFeatures)...); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.srv.Register(widgets{}, gadgets{st: e.st}, checks{}); err != nil {
+	if err := e.srv.Register(cleanerWidgets{st: e.st}, gadgets{st: e.st}, checks{}); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := e.srv.Start(e.t.Context()); err != nil {
@@ -796,4 +822,31 @@ func TestCollectionAction(t *testing.T) {
 	}
 	e.must(http.StatusBadRequest, http.MethodPost, path, "[1]")
 	e.must(http.StatusNotFound, http.MethodPost, "/subscriptions/33333333-3333-3333-3333-333333333333/providers/Microsoft.Test/checkWidgetName"+testAPI, map[string]string{"name": "x"})
+}
+
+// TestCleanupOnGroupDelete: documents a resource owns outside its subtree
+// go with it, also when its whole group is deleted.
+func TestCleanupOnGroupDelete(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	for _, g := range []string{"g1", "g2"} {
+		e.must(http.StatusCreated, http.MethodPut, rgPath(g)+rgAPI, map[string]any{"location": "eastus"})
+	}
+	reserve := map[string]any{"location": "eastus", "properties": map[string]any{"reserve": "shared"}}
+	e.putWidget("g1", "a", reserve, http.StatusCreated)
+	e.must(http.StatusConflict, http.MethodPut, widgetPath("g2", "b")+testAPI, reserve)
+
+	// Deleting the widget itself frees the name.
+	e.must(http.StatusOK, http.MethodDelete, widgetPath("g1", "a")+testAPI, nil)
+	e.putWidget("g2", "b", reserve, http.StatusCreated)
+
+	// So does deleting its group.
+	del := e.must(http.StatusAccepted, http.MethodDelete, rgPath("g2")+rgAPI, nil)
+	if final := e.waitOperation(del.header.Get("Location")); final.status != http.StatusOK {
+		t.Fatalf("group delete: %d %s", final.status, final.body)
+	}
+	if _, err := e.st.Get(t.Context(), reservationID("shared")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reservation left after its group was deleted: %v", err)
+	}
+	e.putWidget("g1", "c", reserve, http.StatusCreated)
 }

@@ -12,5 +12,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
+		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand())
 	return root
 }

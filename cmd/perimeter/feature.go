@@ -1,0 +1,215 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/spf13/cobra"
+)
+
+// featureColumns are the table columns of preview features; the name
+// already reads "Namespace/Feature".
+func featureColumns() []column {
+	return []column{{"Name", "name"}, {"State", "properties.state"}}
+}
+
+// registrationColumns are the table columns of subscription feature
+// registrations.
+func registrationColumns() []column {
+	return []column{{"Name", "name"}, {"ProviderNamespace", "properties.providerNamespace"}, {"State", "properties.state"}}
+}
+
+func newFeatureCommand() *cobra.Command {
+	cmd := groupCommand("feature", "Manage preview features of the subscription")
+	g := addGlobalFlags(cmd)
+	registration := groupCommand("registration", "Manage subscription feature registrations (subscriptionFeatureRegistrations)")
+	registration.AddCommand(registrationCreate(g), registrationShow(g), registrationList(g), registrationDelete(g))
+	cmd.AddCommand(
+		featureAction(g, "register", "Register a preview feature"),
+		featureAction(g, "unregister", "Unregister a preview feature"),
+		featureShow(g), featureList(g), registration)
+	return cmd
+}
+
+// featureFlags are --namespace and --name/-n, both required.
+func featureFlags(cmd *cobra.Command, ns, name *string) {
+	cmd.Flags().StringVar(ns, "namespace", "", "resource provider namespace, e.g. Microsoft.CognitiveServices")
+	cmd.Flags().StringVarP(name, "name", "n", "", "feature name, e.g. OpenAI.NspPreview")
+	required(cmd, "namespace", "name")
+}
+
+// featurePath is the Microsoft.Features/providers/{ns}/features API that
+// `az feature` uses.
+func (s *session) featurePath(ns string, rest ...string) string {
+	return s.subscriptionPath(append([]string{"providers", "Microsoft.Features", "providers", ns, "features"}, rest...)...)
+}
+
+// registrationPath is a subscriptionFeatureRegistration, the API of
+// `az feature registration`.
+func (s *session) registrationPath(ns string, rest ...string) string {
+	return s.subscriptionPath(append([]string{"providers", "Microsoft.Features", "featureProviders", ns, "subscriptionFeatureRegistrations"}, rest...)...)
+}
+
+// featureAction is `feature register` or `feature unregister`.
+func featureAction(g *globals, action, short string) *cobra.Command {
+	var ns, name string
+	cmd := &cobra.Command{
+		Use:   action,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPost, url: s.featurePath(ns, name, action), query: apiVersion(apiFeatures)}, false)
+			if err != nil {
+				return err
+			}
+			return g.printBody(cmd, resp.body, featureColumns())
+		},
+	}
+	featureFlags(cmd, &ns, &name)
+	return cmd
+}
+
+func featureShow(g *globals) *cobra.Command {
+	var ns, name string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a preview feature and whether it is registered",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.get(cmd.Context(), s.featurePath(ns, name), apiVersion(apiFeatures))
+			if err != nil {
+				return err
+			}
+			return g.printBody(cmd, resp.body, featureColumns())
+		},
+	}
+	featureFlags(cmd, &ns, &name)
+	return cmd
+}
+
+func featureList(g *globals) *cobra.Command {
+	var ns string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List preview features, of one namespace with --namespace",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			path := s.subscriptionPath("providers", "Microsoft.Features", "features")
+			if ns != "" {
+				path = s.featurePath(ns)
+			}
+			items, err := s.client.list(cmd.Context(), path, apiVersion(apiFeatures))
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, featureColumns())
+		},
+	}
+	cmd.Flags().StringVar(&ns, "namespace", "", "list only this resource provider namespace")
+	return cmd
+}
+
+func registrationCreate(g *globals) *cobra.Command {
+	var ns, name string
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Register a preview feature by creating its subscription feature registration",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPut, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures), body: []byte(`{"properties":{}}`)}, false)
+			if err != nil {
+				return err
+			}
+			return g.printBody(cmd, resp.body, registrationColumns())
+		},
+	}
+	featureFlags(cmd, &ns, &name)
+	return cmd
+}
+
+func registrationShow(g *globals) *cobra.Command {
+	var ns, name string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a subscription feature registration",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.get(cmd.Context(), s.registrationPath(ns, name), apiVersion(apiFeatures))
+			if err != nil {
+				return err
+			}
+			return g.printBody(cmd, resp.body, registrationColumns())
+		},
+	}
+	featureFlags(cmd, &ns, &name)
+	return cmd
+}
+
+func registrationList(g *globals) *cobra.Command {
+	var ns string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the subscription's feature registrations, of one namespace with --namespace",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			path := s.subscriptionPath("providers", "Microsoft.Features", "subscriptionFeatureRegistrations")
+			if ns != "" {
+				path = s.registrationPath(ns)
+			}
+			items, err := s.client.list(cmd.Context(), path, apiVersion(apiFeatures))
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, registrationColumns())
+		},
+	}
+	cmd.Flags().StringVar(&ns, "namespace", "", "list only this resource provider namespace")
+	return cmd
+}
+
+func registrationDelete(g *globals) *cobra.Command {
+	var ns, name string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Unregister a preview feature by deleting its subscription feature registration",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := confirm(cmd, yes); err != nil {
+				return err
+			}
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = s.client.do(cmd.Context(), &request{method: http.MethodDelete, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures)}, false)
+			return err
+		},
+	}
+	featureFlags(cmd, &ns, &name)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	return cmd
+}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// loginOptions are the flags of `perimeter login`.
+type loginOptions struct {
+	dataDir          string
+	servicePrincipal bool
+	endpoint         string
+	caFile           string
+	tenant           string
+	username         string
+	password         string
+}
+
+func newLoginCommand() *cobra.Command {
+	var o loginOptions
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in to a Perimeter server and save the login as a profile",
+		Long: `Log in to a Perimeter server, as 'az login --service-principal' does, and save
+the endpoint, the server's CA certificate and the credential as a profile
+(mode 0600) in $PERIMETER_CONFIG_DIR, else in the user configuration directory.
+The credential is checked by getting a token before anything is saved.
+
+For a server on this machine, --data-dir reads everything from the data
+directory of 'perimeter serve' (ready.json, admin.json, ca.pem).`,
+		Example: `  perimeter login --data-dir ./perimeter-data
+  perimeter login --service-principal --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
+      --tenant TENANT_ID --username CLIENT_ID --password -   # secret read from stdin`,
+		Args: noArgs,
+	}
+	g := addGlobalFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runLogin(cmd, g, &o) }
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory of a local 'perimeter serve'")
+	f.BoolVar(&o.servicePrincipal, "service-principal", false, "log in with a service principal's client credential")
+	f.StringVar(&o.endpoint, "endpoint", "", "control-plane URL (the 'arm' of ready.json), e.g. https://127.0.0.1:8443")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of the CA that signed the server's certificate (ca.pem)")
+	f.StringVarP(&o.tenant, "tenant", "t", "", "tenant id")
+	f.StringVarP(&o.username, "username", "u", "", "client (application) id of the service principal")
+	f.StringVarP(&o.password, "password", "p", "", "client secret; '-' reads it from the first line of stdin")
+	return cmd
+}
+
+func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
+	name := g.profile
+	if name == "" {
+		name = defaultProfile
+	}
+	var (
+		p   *profile
+		sub string // subscription to select; "" picks the first enabled one
+		err error
+	)
+	if o.dataDir != "" {
+		if o.servicePrincipal || o.endpoint != "" || o.caFile != "" || o.tenant != "" || o.username != "" || o.password != "" {
+			return usageErrorf("--data-dir reads the endpoint, CA and credential from the data directory: do not combine it with --service-principal, --endpoint, --ca-file, --tenant, --username or --password")
+		}
+		p, sub, err = profileFromDataDir(o.dataDir)
+	} else {
+		p, err = o.servicePrincipalProfile(cmd.InOrStdin())
+	}
+	if err != nil {
+		return err
+	}
+	if g.subscription != "" {
+		sub = g.subscription
+	}
+	p.Name = name
+	c, err := newClient(p, cmd.ErrOrStderr(), nil)
+	if err != nil {
+		return err
+	}
+	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
+	if _, err := c.accessToken(cmd.Context()); err != nil {
+		return err
+	}
+	s, err := c.findSubscription(cmd.Context(), sub)
+	if err != nil {
+		return err
+	}
+	p.SubscriptionID, p.SubscriptionName, p.SubscriptionState = s.SubscriptionID, s.DisplayName, s.State
+	store, err := openProfileStore()
+	if err != nil {
+		return err
+	}
+	if err := store.save(p); err != nil {
+		return err
+	}
+	if err := store.tokenCache(name).save(c.tok); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: the access token could not be cached: %v\n", err)
+	}
+	return g.print(cmd, toValue([]accountView{viewAccount(p)}), accountColumns())
+}
+
+// servicePrincipalProfile builds a profile from the --service-principal
+// flags.
+func (o *loginOptions) servicePrincipalProfile(stdin io.Reader) (*profile, error) {
+	if !o.servicePrincipal {
+		return nil, usageErrorf("give --data-dir DIR for a local server, or --service-principal with --endpoint, --ca-file, --tenant, --username and --password; Perimeter has no interactive login")
+	}
+	var missing []string
+	for _, f := range []struct{ name, value string }{
+		{"--endpoint", o.endpoint}, {"--ca-file", o.caFile}, {"--tenant/-t", o.tenant},
+		{"--username/-u", o.username}, {"--password/-p", o.password},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
+	}
+	if _, err := parseEndpoint(o.endpoint); err != nil {
+		return nil, usageErrorf("argument --endpoint: %v", err)
+	}
+	ca, err := readCA(o.caFile)
+	if err != nil {
+		return nil, err
+	}
+	secret := o.password
+	if secret == "-" {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read the secret from stdin: %w", err)
+		}
+		if secret = strings.TrimRight(line, "\r\n"); secret == "" {
+			return nil, usageErrorf("argument --password: stdin held no secret")
+		}
+	}
+	return &profile{
+		Endpoint: strings.TrimSuffix(o.endpoint, "/"), CACertificate: ca,
+		TenantID: o.tenant, ClientID: o.username, ClientSecret: secret,
+	}, nil
+}
+
+// profileFromDataDir reads what `perimeter serve` wrote in its data
+// directory: ready.json (endpoint, CA path, subscription), admin.json (the
+// bootstrap credential) and ca.pem.
+func profileFromDataDir(dir string) (*profile, string, error) {
+	var ready struct {
+		ARM            string `json:"arm"`
+		CACert         string `json:"caCert"`
+		TenantID       string `json:"tenantId"`
+		SubscriptionID string `json:"subscriptionId"`
+	}
+	if err := readJSON(filepath.Join(dir, "ready.json"), &ready); errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("%s has no ready.json: is 'perimeter serve --data-dir %s' running and ready?", dir, dir)
+	} else if err != nil {
+		return nil, "", err
+	}
+	var admin struct {
+		TenantID       string `json:"tenantId"`
+		SubscriptionID string `json:"subscriptionId"`
+		ClientID       string `json:"clientId"`
+		ClientSecret   string `json:"clientSecret"`
+	}
+	if err := readJSON(filepath.Join(dir, "admin.json"), &admin); err != nil {
+		return nil, "", fmt.Errorf("read the bootstrap credential: %w", err)
+	}
+	// ready.json names ca.pem; a relative name is relative to the server's
+	// working directory, which need not be ours.
+	caPath := filepath.Join(dir, "ca.pem")
+	if filepath.IsAbs(ready.CACert) {
+		caPath = ready.CACert
+	}
+	ca, err := readCA(caPath)
+	if err != nil {
+		return nil, "", err
+	}
+	sub := ready.SubscriptionID
+	if sub == "" {
+		sub = admin.SubscriptionID
+	}
+	return &profile{
+		Endpoint: ready.ARM, CACertificate: ca,
+		TenantID: admin.TenantID, ClientID: admin.ClientID, ClientSecret: admin.ClientSecret,
+	}, sub, nil
+}
+
+// readCA reads a PEM file that must hold at least one certificate.
+func readCA(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the CA certificate: %w", err)
+	}
+	if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
+		return "", fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return string(b), nil
+}
+
+// subscriptionInfo is what the CLI reads of a subscription.
+type subscriptionInfo struct {
+	SubscriptionID string `json:"subscriptionId"`
+	DisplayName    string `json:"displayName"`
+	State          string `json:"state"`
+	TenantID       string `json:"tenantId"`
+}
+
+// findSubscription finds a subscription by id or display name; "" picks
+// the first enabled one, as az login does.
+func (c *client) findSubscription(ctx context.Context, want string) (subscriptionInfo, error) {
+	var s subscriptionInfo
+	if isGUID(want) {
+		resp, err := c.get(ctx, "/subscriptions/"+url.PathEscape(want), apiVersion(apiSubscriptions))
+		if err != nil {
+			return s, err
+		}
+		if err := json.Unmarshal(resp.body, &s); err != nil {
+			return s, fmt.Errorf("the subscription answer is not JSON: %w", err)
+		}
+		return s, nil
+	}
+	items, err := c.list(ctx, "/subscriptions", apiVersion(apiSubscriptions))
+	if err != nil {
+		return s, err
+	}
+	for _, it := range items {
+		b, _ := json.Marshal(it)
+		if err := json.Unmarshal(b, &s); err != nil {
+			continue
+		}
+		if (want == "" && s.State == "Enabled") || (want != "" && strings.EqualFold(s.DisplayName, want)) {
+			return s, nil
+		}
+	}
+	if want == "" {
+		return subscriptionInfo{}, fmt.Errorf("no subscriptions found for %s", c.cred.ClientID)
+	}
+	return subscriptionInfo{}, fmt.Errorf("subscription '%s' not found; check the spelling and casing and try again", want)
+}
+
+// accountView is a profile as `az account show` shows an account, plus
+// where it points. It never holds the secret.
+type accountView struct {
+	ID               string   `json:"id"`
+	Name             string   `json:"name"`
+	State            string   `json:"state"`
+	TenantID         string   `json:"tenantId"`
+	HomeTenantID     string   `json:"homeTenantId"`
+	IsDefault        bool     `json:"isDefault"`
+	ManagedByTenants []string `json:"managedByTenants"`
+	User             struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"user"`
+	Endpoint string `json:"endpoint"`
+	Profile  string `json:"profile"`
+}
+
+func viewAccount(p *profile) accountView {
+	v := accountView{
+		ID: p.SubscriptionID, Name: p.SubscriptionName, State: p.SubscriptionState,
+		TenantID: p.TenantID, HomeTenantID: p.TenantID, IsDefault: true, ManagedByTenants: []string{},
+		Endpoint: p.Endpoint, Profile: p.Name,
+	}
+	v.User.Name, v.User.Type = p.ClientID, "servicePrincipal"
+	return v
+}
+
+func accountColumns() []column {
+	return []column{{"Name", "name"}, {"SubscriptionId", "id"}, {"TenantId", "tenantId"}, {"Endpoint", "endpoint"}, {"Profile", "profile"}}
+}
+
+func newLogoutCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Forget a saved profile (the current one unless --profile)",
+		Args:  noArgs,
+	}
+	g := addGlobalFlags(cmd)
+	cmd.RunE = func(*cobra.Command, []string) error {
+		store, err := openProfileStore()
+		if err != nil {
+			return err
+		}
+		name, err := store.resolve(g.profile)
+		if errors.Is(err, errNoProfile) {
+			return errors.New("there are no active accounts")
+		}
+		if err != nil {
+			return err
+		}
+		return store.remove(name)
+	}
+	return cmd
+}
+
+func newAccountCommand() *cobra.Command {
+	cmd := groupCommand("account", "Show the current login")
+	g := addGlobalFlags(cmd)
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Show the current profile: endpoint, tenant, subscription and client id (never the secret)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := openProfileStore()
+			if err != nil {
+				return err
+			}
+			name, err := store.resolve(g.profile)
+			if err != nil {
+				return err
+			}
+			p, err := store.load(name)
+			if err != nil {
+				return err
+			}
+			if g.subscription != "" {
+				s, err := g.session(cmd)
+				if err != nil {
+					return err
+				}
+				sub, err := s.client.findSubscription(cmd.Context(), s.subscription)
+				if err != nil {
+					return err
+				}
+				p.SubscriptionID, p.SubscriptionName, p.SubscriptionState = sub.SubscriptionID, sub.DisplayName, sub.State
+			}
+			return g.print(cmd, toValue(viewAccount(p)), accountColumns())
+		},
+	}
+	cmd.AddCommand(show)
+	return cmd
+}

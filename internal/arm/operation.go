@@ -105,17 +105,38 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// run executes an operation in the background. Shutdown waits for it; if
-// the process dies first, Start resumes it.
-func (s *Server) run(op *Operation) {
+// run executes an operation in the background and returns a channel closed
+// when it ends. Shutdown waits for it; if the process dies first, Start
+// resumes it.
+func (s *Server) run(op *Operation) <-chan struct{} {
+	done := make(chan struct{})
 	if s.baseCtx.Err() != nil {
-		return
+		return done // never closed: the next start resumes it
 	}
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
+		defer close(done)
 		s.execute(s.baseCtx, op)
 	}()
+	return done
+}
+
+// waitInline waits up to Config.InlineWait for an operation and reports
+// whether it finished; op may then be read.
+func (s *Server) waitInline(ctx context.Context, done <-chan struct{}) bool {
+	if s.cfg.InlineWait <= 0 {
+		return false
+	}
+	t := time.NewTimer(s.cfg.InlineWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 func (s *Server) execute(ctx context.Context, op *Operation) {

@@ -375,12 +375,21 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 	if w.Old == nil {
 		status = http.StatusCreated
 	}
-	rw.Header().Set("ETag", docs[0].ETag)
+	final := docs[0]
 	if op != nil {
-		s.advertise(rw, w.Request, op)
-		s.run(op)
+		if done := s.run(op); s.waitInline(ctx, done) {
+			if op.Status != OpSucceeded {
+				return op.Error
+			}
+			if final, err = s.cfg.Store.Get(ctx, res.ID); err != nil {
+				return fmt.Errorf("read %s after provisioning: %w", res.ID, err)
+			}
+		} else {
+			s.advertise(rw, w.Request, op)
+		}
 	}
-	return s.writeDoc(rw, status, spec, docs[0])
+	rw.Header().Set("ETag", final.ETag)
+	return s.writeDoc(rw, status, spec, final)
 }
 
 // idSuffix is the part of a child's id after its parent's id.
@@ -516,9 +525,15 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	} else if err != nil {
 		return fmt.Errorf("start deleting %s: %w", old.ID, err)
 	}
+	if done := s.run(op); s.waitInline(ctx, done) {
+		if op.Status != OpSucceeded {
+			return op.Error
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	s.advertise(w, req, op)
 	w.WriteHeader(http.StatusAccepted)
-	s.run(op)
 	return nil
 }
 

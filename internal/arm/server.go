@@ -70,6 +70,11 @@ type Config struct {
 	// means 1 second: operations here finish in milliseconds, so ARM's
 	// usual 10 s floor would only slow clients down.
 	RetryAfter time.Duration
+	// InlineWait is how long a request that starts an operation waits for
+	// it before answering 202: an operation finished by then is answered
+	// with its final result at once (200/201), as ARM allows, sparing
+	// clients a polling round trip. Zero answers 202 at once.
+	InlineWait time.Duration
 	// OperationRetention is how long finished operations stay readable.
 	// Zero means 24 hours; older ones are removed at Start.
 	OperationRetention time.Duration
@@ -174,6 +179,9 @@ func (s *Server) Specs() []Spec {
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out
 }
+
+// Now is the server's clock, for kinds that stamp times.
+func (s *Server) Now() time.Time { return s.cfg.Now() }
 
 // Locations returns the known location names.
 func (s *Server) Locations() []string { return slices.Clone(s.cfg.Locations) }

@@ -152,11 +152,12 @@ func (gadgets) Spec() arm.Spec {
 }
 
 type env struct {
-	t     *testing.T
-	st    store.Store
-	srv   *arm.Server
-	http  *httptest.Server
-	token string
+	inline time.Duration // Config.InlineWait
+	t      *testing.T
+	st     store.Store
+	srv    *arm.Server
+	http   *httptest.Server
+	token  string
 }
 
 func newEnv(t *testing.T) *env {
@@ -175,7 +176,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) start() {
-	e.srv = arm.NewServer(arm.Config{Store: e.st, Authenticator: tokenAuth{}, Logger: discardLogger()})
+	e.srv = arm.NewServer(arm.Config{Store: e.st, Authenticator: tokenAuth{}, Logger: discardLogger(), InlineWait: e.inline})
 	if err := e.srv.Register(resources.Kinds(e.srv, resources.PreviewFeatures)...); err != nil {
 		e.t.Fatal(err)
 	}
@@ -849,4 +850,30 @@ func TestCleanupOnGroupDelete(t *testing.T) {
 		t.Fatalf("reservation left after its group was deleted: %v", err)
 	}
 	e.putWidget("g1", "c", reserve, http.StatusCreated)
+}
+
+// TestInlineCompletion: with InlineWait, operations that finish in time are
+// answered with their final result, without 202 and polling.
+func TestInlineCompletion(t *testing.T) {
+	e := newEnv(t)
+	e.inline = 5 * time.Second
+	e.start()
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	e.must(http.StatusCreated, http.MethodPut, rgPath("g")+rgAPI, map[string]any{"location": "eastus"})
+	r := e.must(http.StatusCreated, http.MethodPut, widgetPath("g", "w")+testAPI, map[string]any{"location": "eastus"})
+	props := r.json(t)["properties"].(map[string]any)
+	if props["provisioningState"] != "Succeeded" || props["ready"] != true || r.header.Get("Azure-AsyncOperation") != "" {
+		t.Errorf("inline PUT: %s %v", r.body, r.header)
+	}
+	if r.header.Get("ETag") != `"`+strings.Trim(r.json(t)["etag"].(string), `"`)+`"` {
+		t.Errorf("ETag header %q does not match the body's etag %v", r.header.Get("ETag"), r.json(t)["etag"])
+	}
+	fail := e.must(http.StatusBadRequest, http.MethodPut, widgetPath("g", "f")+testAPI, map[string]any{"location": "eastus", "properties": map[string]any{"color": "fail"}})
+	if fail.errCode(t) != "ProvisioningFailed" {
+		t.Errorf("inline failure: %s", fail.body)
+	}
+	if r := e.must(http.StatusOK, http.MethodDelete, rgPath("g")+rgAPI, nil); r.header.Get("Location") != "" {
+		t.Errorf("inline delete advertised an operation: %v", r.header)
+	}
+	e.must(http.StatusNotFound, http.MethodGet, rgPath("g")+rgAPI, nil)
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -121,7 +123,12 @@ func Run(ctx context.Context, cfg Config) error {
 	baseURL.Store(armURL)
 	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) }})
 
-	control := arm.NewServer(arm.Config{Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log})
+	control := arm.NewServer(arm.Config{
+		Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log,
+		// Most operations finish in milliseconds; answering them inline
+		// spares clients a poll that Retry-After would delay by a second.
+		InlineWait: 2 * time.Second,
+	})
 	providers := [][]arm.Kind{
 		resources.Kinds(control, resources.PreviewFeatures),
 		network.Kinds(control),
@@ -138,13 +145,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	armSrv := &http.Server{
-		Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig,
+		Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig.Clone(), ErrorLog: httpErrorLog(log, "control plane"),
 		// Bodies are at most 4 MiB and every operation is answered at once
 		// (slow work runs as an operation), so a minute is generous.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
-	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second}
-	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// Each server gets its own TLS config: ServeTLS modifies the one it is given.
+	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "gateway")}
+	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "egress")}
 
 	errc := make(chan error, 4)
 	serve := func(name string, f func() error) {
@@ -190,6 +198,12 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("operations still running at shutdown will resume at next start", "err", err)
 	}
 	return runErr
+}
+
+// httpErrorLog sends net/http's own messages (TLS handshake errors, ...)
+// to the structured log instead of plain text on stderr.
+func httpErrorLog(log *slog.Logger, listener string) *stdlog.Logger {
+	return slog.NewLogLogger(log.With("listener", listener).Handler(), slog.LevelWarn)
 }
 
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {

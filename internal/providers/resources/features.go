@@ -259,7 +259,7 @@ func (f legacyFeatures) Action(ctx context.Context, a *arm.Action) (*arm.Result,
 // register stores the document a PUT of the subscriptionFeatureRegistration
 // would; registering twice keeps the first registration.
 func (f *features) register(ctx context.Context, r *arm.Request, ft Feature, id string) error {
-	now := time.Now().UTC()
+	now := f.srv.Now().UTC()
 	props, err := registrationProperties(r, ft, now)
 	if err != nil {
 		return err

@@ -40,14 +40,16 @@ type DeleteChecker interface {
 	CheckDelete(ctx context.Context, d *Delete) error
 }
 
-// Cleaner is implemented by kinds whose resources own documents outside
-// their subtree, such as a globally reserved name or a managed identity's
-// service principal. Cleanup returns the ops that remove those documents
-// (only ones that exist, so a resumed delete finds nothing left to do);
-// they commit atomically with the resource's delete, also when the
-// resource is deleted along with its resource group.
+// Cleaner is implemented by kinds whose resources own or mirror documents
+// outside their subtree: a globally reserved name, a managed identity's
+// service principal, a copy in the parent's body. Cleanup returns the ops
+// that remove or update those documents (only ones that exist, so a resumed
+// delete finds nothing left to do); they commit atomically with the delete.
+// root is the id of the resource being deleted - r itself, or an ancestor
+// when r goes with its parent or resource group; documents at or below
+// root are deleted anyway and must not be written.
 type Cleaner interface {
-	Cleanup(ctx context.Context, r *Resource) ([]store.Op, error)
+	Cleanup(ctx context.Context, r *Resource, root string) ([]store.Op, error)
 }
 
 // Actioner answers POST actions on a resource (Spec.Actions), such as
@@ -152,6 +154,9 @@ type Write struct {
 	// exist when the write commits, and cannot be deleted while this
 	// resource references them (see references.go).
 	References []string
+
+	// scopeChecks assert at commit that the scope Prepare saw is unchanged.
+	scopeChecks []store.Op
 }
 
 // Delete is a delete on its way to the store.

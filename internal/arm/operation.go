@@ -213,6 +213,9 @@ func (s *Server) provision(ctx context.Context, op *Operation) error {
 		if err != nil {
 			return err
 		}
+		if res.ProvisioningState() == "Deleting" {
+			return Errorf(http.StatusConflict, "ResourceBeingDeleted", "'%s' is being deleted; provisioning stopped.", op.ResourceID)
+		}
 		props, perr := k.kind.(Provisioner).Provision(ctx, res)
 		state := "Succeeded"
 		if perr != nil {

@@ -110,21 +110,15 @@ func (s *Server) referenceOps(ctx context.Context, source string, targets []stri
 		if under(t, source) {
 			return nil, BadRequest("LinkedInvalidPropertyId", "'%s' cannot reference itself or a resource inside it ('%s').", source, t)
 		}
-		target, err := s.current(ctx, t)
+		checks, err := s.targetChecks(ctx, t)
 		if err != nil {
 			return nil, err
-		}
-		if target == nil {
-			return nil, BadRequest("LinkedInvalidPropertyId", "The resource '%s' does not exist. Create it first or reference an existing resource.", t)
-		}
-		if target.ProvisioningState() == "Deleting" {
-			return nil, Errorf(http.StatusConflict, "LinkedResourceBeingDeleted", "The resource '%s' is being deleted and cannot be referenced.", t)
 		}
 		op, err := s.inboundOp(ctx, t, source, true)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, op, store.Op{Check: t, If: store.Precondition{IfMatch: "*"}})
+		ops = append(append(ops, op), checks...)
 	}
 	for _, t := range old.IDs {
 		if hasFold(dedup, t) {
@@ -141,6 +135,31 @@ func (s *Server) referenceOps(ctx context.Context, source string, targets []stri
 	return ops, nil
 }
 
+// targetChecks loads a referenced resource and everything above it, refuses
+// it if it or an ancestor is missing or being deleted, and returns checks
+// that they are unchanged at commit: a delete marks its resource first, so
+// a reference validated before the mark cannot commit after it.
+func (s *Server) targetChecks(ctx context.Context, target string) ([]store.Op, error) {
+	elems, err := ParseID(target)
+	if err != nil {
+		return nil, BadRequest("LinkedInvalidPropertyId", "'%s' is not a valid resource id.", target)
+	}
+	sc, err := s.loadElems(ctx, elems, true, true)
+	var ae *Error
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound, errors.As(err, &ae) && ae.Code == CodeInvalidResourceType:
+		return nil, BadRequest("LinkedInvalidPropertyId", "The resource '%s' does not exist. Create it first or reference an existing resource.", target)
+	case errors.As(err, &ae) && ae.Code == "ResourceBeingDeleted":
+		return nil, Errorf(http.StatusConflict, "LinkedResourceBeingDeleted", "The resource '%s' is being deleted and cannot be referenced.", target)
+	case err != nil:
+		return nil, err
+	}
+	if sc.last == nil {
+		return nil, BadRequest("LinkedInvalidPropertyId", "'%s' cannot be referenced.", target)
+	}
+	return sc.checks, nil
+}
+
 // inboundOp adds source to (or removes it from) target's inbound list.
 func (s *Server) inboundOp(ctx context.Context, target, source string, add bool) (store.Op, error) {
 	l, etag, err := s.readRefs(ctx, target+inboundSuffix)
@@ -153,6 +172,14 @@ func (s *Server) inboundOp(ctx context.Context, target, source string, add bool)
 	}
 	op, _ := listOp(target+inboundSuffix, inboundType, target, ids, etag)
 	return op, nil
+}
+
+// UnreferencedCheck is an op asserting at commit that nothing references
+// id: a write that deletes id outside the generic delete (a vnet PUT
+// dropping an inline subnet) includes it so that a racing reference and the
+// delete cannot both succeed.
+func UnreferencedCheck(id string) store.Op {
+	return store.Op{Check: id + inboundSuffix, If: store.Precondition{IfNoneMatch: "*"}}
 }
 
 // ReferencedBy returns the resources outside id's subtree that reference id

@@ -1,6 +1,8 @@
 package arm_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -90,7 +92,9 @@ func TestConcurrentReferencesToOneTarget(t *testing.T) {
 			r := e.do(http.MethodPut, widgetPath("g", fmt.Sprintf("user-%d", i))+testAPI, widget(target))
 			if r.status != http.StatusCreated {
 				t.Errorf("concurrent reference %d: %d %s", i, r.status, r.body)
+				return
 			}
+			e.waitOperation(r.header.Get("Location"))
 		}()
 	}
 	wg.Wait()
@@ -112,5 +116,68 @@ func TestConcurrentReferencesToOneTarget(t *testing.T) {
 	e.must(http.StatusOK, http.MethodDelete, widgetPath("g", "target")+testAPI, nil)
 	if users, err := e.srv.ReferencedBy(t.Context(), target); err != nil || len(users) != 0 {
 		t.Fatalf("references left after every user was deleted: %v %v", users, err)
+	}
+}
+
+// hookStore runs before once, just before the first Apply that writes an
+// inbound reference list: the moment a racing delete would hurt most.
+type hookStore struct {
+	store.Store
+	once   sync.Once
+	before func()
+}
+
+func (h *hookStore) Apply(ctx context.Context, ops ...store.Op) ([]store.Document, error) {
+	for _, op := range ops {
+		if op.Put != nil && strings.HasSuffix(op.Put.ID, "/%inbound") {
+			h.once.Do(h.before)
+		}
+	}
+	return h.Store.Apply(ctx, ops...)
+}
+
+// TestReferenceRacingGroupDelete: a reference to a resource inside a group
+// whose delete starts after the reference was validated, but before it
+// commits, must not survive as a reference to a deleted resource.
+func TestReferenceRacingGroupDelete(t *testing.T) {
+	e := newEnv(t)
+	hook := &hookStore{Store: e.st}
+	e.st = hook
+	e.start()
+	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.Test/register"+rgAPI, nil)
+	for _, g := range []string{"users", "targets"} {
+		e.must(http.StatusCreated, http.MethodPut, rgPath(g)+rgAPI, map[string]any{"location": "eastus"})
+	}
+	e.putWidget("targets", "t", widget(), http.StatusCreated)
+	target := "/subscriptions/" + sub + "/resourceGroups/targets/providers/Microsoft.Test/widgets/t"
+	var deleteLocation string
+	hook.before = func() {
+		r := e.must(http.StatusAccepted, http.MethodDelete, rgPath("targets")+rgAPI, nil)
+		deleteLocation = r.header.Get("Location")
+	}
+	r := e.do(http.MethodPut, widgetPath("users", "u")+testAPI, widget(target))
+	if deleteLocation == "" {
+		t.Fatal("the hook did not run: the test proved nothing")
+	}
+	final := e.waitOperation(deleteLocation)
+	switch {
+	case r.status < 300 && final.status == http.StatusOK:
+		t.Fatalf("both the reference (%d) and the group delete succeeded: the reference dangles", r.status)
+	case r.status >= 300 && final.status != http.StatusOK:
+		t.Fatalf("both failed: reference %d %s, delete %d %s", r.status, r.body, final.status, final.body)
+	}
+	// Whatever won, every recorded reference points at something that exists.
+	outbound, err := e.st.List(t.Context(), store.ListOptions{Type: "Perimeter/outbound"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range outbound {
+		var l struct{ IDs []string }
+		_ = json.Unmarshal(d.Body, &l)
+		for _, id := range l.IDs {
+			if _, err := e.st.Get(t.Context(), id); err != nil {
+				t.Errorf("%s references %s, which is gone: %v", d.ID, id, err)
+			}
+		}
 	}
 }

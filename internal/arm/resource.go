@@ -160,7 +160,7 @@ func (s *Server) put(ctx context.Context, w http.ResponseWriter, req *Request, t
 	if err := spec.Name(name); err != nil {
 		return err
 	}
-	parent, err := s.loadScope(ctx, t.elems[:len(t.elems)-1], true)
+	sc, err := s.loadElems(ctx, t.elems[:len(t.elems)-1], true, false)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func (s *Server) put(ctx context.Context, w http.ResponseWriter, req *Request, t
 	if err := checkConditional(req.HTTP, old); err != nil {
 		return err
 	}
-	return s.write(ctx, w, &Write{Request: req, Old: old, Parent: parent, New: &in})
+	return s.write(ctx, w, &Write{Request: req, Old: old, Parent: sc.last, New: &in, scopeChecks: sc.checks})
 }
 
 func (s *Server) patch(ctx context.Context, w http.ResponseWriter, req *Request, t target) error {
@@ -190,7 +190,7 @@ func (s *Server) patch(ctx context.Context, w http.ResponseWriter, req *Request,
 	if spec.ReadOnly || isReader(t.kind) {
 		return methodNotAllowed(http.MethodPatch, spec.Type, "GET")
 	}
-	parent, err := s.loadScope(ctx, t.elems[:len(t.elems)-1], true)
+	sc, err := s.loadElems(ctx, t.elems[:len(t.elems)-1], true, false)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (s *Server) patch(ctx context.Context, w http.ResponseWriter, req *Request,
 	if err := json.Unmarshal(merged, &in); err != nil {
 		return decodeError(merged, err)
 	}
-	return s.write(ctx, w, &Write{Request: req, Old: old, Parent: parent, New: &in})
+	return s.write(ctx, w, &Write{Request: req, Old: old, Parent: sc.last, New: &in, scopeChecks: sc.checks})
 }
 
 // applyPatch merges a PATCH body into the stored resource: JSON merge patch
@@ -340,16 +340,20 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 		pre = store.Precondition{IfMatch: w.Old.ETag}
 	}
 	ops := append([]store.Op{{Put: &doc, If: pre}}, w.Ops...)
-	if w.Parent != nil {
-		// The parent must still exist when this commits: a delete of the
-		// parent removes the parent first, then everything below it.
-		ops = append(ops, store.Op{Check: w.Parent.ID, If: store.Precondition{IfMatch: "*"}})
-	}
 	var op *Operation
 	if spec.AsyncProvisioning {
 		op = s.newOperation(w.Request, res, opProvision)
 		ops = append(ops, op.storeOp())
 	}
+	// Everything this write was validated against must be unchanged at
+	// commit: the resource itself, its scope as Prepare saw it (a resource
+	// group being marked for deletion changes its ETag), and what it
+	// references. Only reference lists, which Prepare does not read, are
+	// worth retrying: other documents change them concurrently.
+	// Checks go first: ops below may rewrite a document the scope includes
+	// (a subnet updates its network's inline list).
+	ops = append(slices.Clone(w.scopeChecks), ops...)
+	main := len(w.scopeChecks)
 	var docs []store.Document
 	for attempt := 1; ; attempt++ {
 		refOps, err := s.referenceOps(ctx, res.ID, w.References)
@@ -363,19 +367,18 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 		if !errors.Is(err, store.ErrPreconditionFailed) {
 			return fmt.Errorf("store %s: %w", res.ID, err)
 		}
-		if _, perr := s.loadScope(ctx, w.Elems[:len(w.Elems)-1], true); perr != nil {
-			return perr // the parent went away meanwhile
+		if attempt == refAttempts || !s.holds(ctx, ops) {
+			if _, perr := s.loadScope(ctx, w.Elems[:len(w.Elems)-1], true); perr != nil {
+				return perr // the parent went away or is being deleted
+			}
+			return Errorf(http.StatusConflict, CodeConflict, "'%s' or its parent was changed by another request while this one ran. Retry the request.", res.ID)
 		}
-		if len(refOps) == 0 || attempt == refAttempts {
-			return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while this one ran. Retry the request.", res.ID)
-		}
-		// A reference list changed under us: read it again and retry.
 	}
 	status := http.StatusOK
 	if w.Old == nil {
 		status = http.StatusCreated
 	}
-	final := docs[0]
+	final := docs[main]
 	if op != nil {
 		if done := s.run(op); s.waitInline(ctx, done) {
 			if op.Status != OpSucceeded {
@@ -390,6 +393,28 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 	}
 	rw.Header().Set("ETag", final.ETag)
 	return s.writeDoc(rw, status, spec, final)
+}
+
+// holds reports whether the preconditions of ops still hold now: if they
+// do, a failed Apply failed on something else (a reference list).
+func (s *Server) holds(ctx context.Context, ops []store.Op) bool {
+	for _, op := range ops {
+		if op.If == (store.Precondition{}) {
+			continue
+		}
+		var cur *store.Document
+		doc, err := s.cfg.Store.Get(ctx, op.ID())
+		switch {
+		case err == nil:
+			cur = &doc
+		case !errors.Is(err, store.ErrNotFound):
+			return false
+		}
+		if store.CheckPrecondition(op.ID(), cur, op.If) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // idSuffix is the part of a child's id after its parent's id.
@@ -496,34 +521,42 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	} else if len(users) > 0 {
 		return inUse(spec, old.ID, users)
 	}
-	if !spec.AsyncDelete {
-		if err := s.deleteResource(ctx, old.ID); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	if old.ProvisioningState() == "Deleting" {
+	if spec.AsyncDelete && old.ProvisioningState() == "Deleting" {
 		return Errorf(http.StatusConflict, "ResourceBeingDeleted", "'%s' is already being deleted.", old.ID)
 	}
-	op := s.newOperation(req, old, opDelete)
-	ops := []store.Op{op.storeOp()}
+	// Mark the resource Deleting first. That changes its ETag, so writes
+	// and references inside it that were validated earlier cannot commit,
+	// and later ones are refused; deleteResource's check for references is
+	// then final.
+	marked := *old
 	if !spec.NoProperties {
-		marked := *old
 		if err := marked.SetProperty("provisioningState", "Deleting"); err != nil {
 			return err
 		}
-		marked.ETag = ""
-		body, err := json.Marshal(&marked)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, store.Op{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}})
+	}
+	marked.ETag = ""
+	body, err := json.Marshal(&marked)
+	if err != nil {
+		return err
+	}
+	ops := []store.Op{{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}}}
+	var op *Operation
+	if spec.AsyncDelete {
+		op = s.newOperation(req, old, opDelete)
+		ops = append(ops, op.storeOp())
 	}
 	if _, err := s.cfg.Store.Apply(ctx, ops...); errors.Is(err, store.ErrPreconditionFailed) {
 		return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while this one ran. Retry the request.", old.ID)
 	} else if err != nil {
 		return fmt.Errorf("start deleting %s: %w", old.ID, err)
+	}
+	if op == nil {
+		if err := s.deleteResource(ctx, old.ID); err != nil {
+			s.undoDeleting(context.WithoutCancel(ctx), old.ID)
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
 	if done := s.run(op); s.waitInline(ctx, done) {
 		if op.Status != OpSucceeded {
@@ -544,6 +577,13 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 // commit) — and then its subtree. A crash in between leaves the operation
 // to resume, which finishes the subtree.
 func (s *Server) deleteResource(ctx context.Context, id string) error {
+	// The resource is marked Deleting, so nothing can reference it anew:
+	// this check is final.
+	if users, err := s.ReferencedBy(ctx, id); err != nil {
+		return err
+	} else if len(users) > 0 {
+		return inUse(s.specOf(ctx, id), id, users)
+	}
 	if err := s.releaseReferences(ctx, id); err != nil {
 		return err
 	}
@@ -552,9 +592,7 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 		return err
 	}
 	if exists {
-		ops = append(ops,
-			store.Op{Delete: id},
-			store.Op{Check: id + inboundSuffix, If: store.Precondition{IfNoneMatch: "*"}})
+		ops = append(ops, store.Op{Delete: id}, UnreferencedCheck(id))
 	}
 	_, err = s.cfg.Store.Apply(ctx, ops...)
 	switch {
@@ -566,13 +604,7 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 		if len(users) == 0 {
 			return Errorf(http.StatusConflict, CodeConflict, "'%s' was changed by another request while it was being deleted. Retry the delete.", id)
 		}
-		spec := &Spec{}
-		if doc, gerr := s.cfg.Store.Get(ctx, id); gerr == nil {
-			if k := s.kind(doc.Type); k != nil {
-				spec = &k.spec
-			}
-		}
-		return inUse(spec, id, users)
+		return inUse(s.specOf(ctx, id), id, users)
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -580,6 +612,17 @@ func (s *Server) deleteResource(ctx context.Context, id string) error {
 		return fmt.Errorf("delete below %s: %w", id, err)
 	}
 	return nil
+}
+
+// specOf returns the spec of the stored resource at id (an empty one if it
+// is gone or of an unknown type).
+func (s *Server) specOf(ctx context.Context, id string) *Spec {
+	if doc, err := s.cfg.Store.Get(ctx, id); err == nil {
+		if k := s.kind(doc.Type); k != nil {
+			return &k.spec
+		}
+	}
+	return &Spec{}
 }
 
 // cleanupOps collects the Cleaner ops of the resource at id and of every
@@ -611,7 +654,7 @@ func (s *Server) cleanupOps(ctx context.Context, id string) ([]store.Op, bool, e
 		if err != nil {
 			return nil, false, err
 		}
-		more, err := c.Cleanup(ctx, res)
+		more, err := c.Cleanup(ctx, res, id)
 		if err != nil {
 			return nil, false, fmt.Errorf("clean up after %s: %w", d.ID, err)
 		}
@@ -635,11 +678,11 @@ func (s *Server) action(ctx context.Context, w http.ResponseWriter, req *Request
 			return err
 		}
 	} else {
-		res, err := s.loadElems(ctx, t.elems, false, true)
+		sc, err := s.loadElems(ctx, t.elems, false, true)
 		if err != nil {
 			return err
 		}
-		a.Resource = res
+		a.Resource = sc.last
 		if err := s.checkRegistered(ctx, req); err != nil {
 			return err
 		}

@@ -454,19 +454,31 @@ func (s *Server) canonical(elems []Elem) []Elem {
 // their target, or (whole) the target itself for actions. A resource being
 // deleted refuses writes inside it.
 func (s *Server) loadScope(ctx context.Context, elems []Elem, write bool) (*Resource, error) {
-	return s.loadElems(ctx, elems, write, false)
+	sc, err := s.loadElems(ctx, elems, write, false)
+	return sc.last, err
 }
 
-func (s *Server) loadElems(ctx context.Context, elems []Elem, write, whole bool) (*Resource, error) {
-	var parent *Resource
+// scope is what loadElems found.
+type scope struct {
+	// last is the nearest stored element (nil for virtual elements).
+	last *Resource
+	// checks assert at commit that every stored element still has the
+	// ETag it had when it was read here. A delete first marks its resource
+	// Deleting (a new ETag), so a write validated before the mark cannot
+	// commit after it.
+	checks []store.Op
+}
+
+func (s *Server) loadElems(ctx context.Context, elems []Elem, write, whole bool) (scope, error) {
+	var sc scope
 	for i := range elems {
 		e := elems[i]
 		k := s.kind(e.Type)
 		if k == nil {
-			return nil, unknownType(e.Type)
+			return scope{}, unknownType(e.Type)
 		}
 		if _, virtual := k.kind.(Reader); virtual {
-			parent = nil
+			sc.last = nil
 			continue
 		}
 		doc, err := s.cfg.Store.Get(ctx, FormatID(elems[:i+1]))
@@ -476,22 +488,23 @@ func (s *Server) loadElems(ctx context.Context, elems []Elem, write, whole bool)
 				nf.Code = CodeParentResourceNotFound
 				nf.Message = "Can not perform requested operation on nested resource. Parent resource '" + relativeName(resourcePart(elems[:i+1])) + "' not found."
 			}
-			return nil, nf
+			return scope{}, nf
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", FormatID(elems[:i+1]), err)
+			return scope{}, fmt.Errorf("load %s: %w", FormatID(elems[:i+1]), err)
 		}
 		res, err := decodeResource(doc)
 		if err != nil {
-			return nil, err
+			return scope{}, err
 		}
 		if write && res.ProvisioningState() == "Deleting" {
-			return nil, Errorf(http.StatusConflict, "ResourceBeingDeleted",
+			return scope{}, Errorf(http.StatusConflict, "ResourceBeingDeleted",
 				"'%s' is being deleted; wait for the deletion to finish before writing inside it.", res.ID)
 		}
-		parent = res
+		sc.last = res
+		sc.checks = append(sc.checks, store.Op{Check: doc.ID, If: store.Precondition{IfMatch: doc.ETag}})
 	}
-	return parent, nil
+	return sc, nil
 }
 
 // notFound is the 404 ARM answers for a missing resource.

@@ -86,7 +86,7 @@ type cleanerWidgets struct {
 	st store.Store
 }
 
-func (c cleanerWidgets) Cleanup(ctx context.Context, r *arm.Resource) ([]store.Op, error) {
+func (c cleanerWidgets) Cleanup(ctx context.Context, r *arm.Resource, _ string) ([]store.Op, error) {
 	var p widgetProps
 	_ = json.Unmarshal(r.Properties, &p)
 	if p.Reserve == "" {

@@ -95,6 +95,12 @@ type Spec struct {
 	AsyncProvisioning bool
 	// AsyncDelete answers DELETE with 202 and an operation.
 	AsyncDelete bool
+	// DeleteNoContent answers a delete that finished before the response
+	// (a synchronous one, or an operation done within InlineWait) with 204
+	// instead of 200. The SDKs differ: armcognitiveservices'
+	// ProjectsClient.BeginDelete accepts only 202/204, armresources'
+	// ResourceGroupsClient.BeginDelete only 200/202.
+	DeleteNoContent bool
 	// ReadOnly types cannot be written by clients (subscriptions).
 	ReadOnly bool
 	// NoProperties types have no "properties" object and no

@@ -555,19 +555,27 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 			s.undoDeleting(context.WithoutCancel(ctx), old.ID)
 			return err
 		}
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(deletedStatus(spec))
 		return nil
 	}
 	if done := s.run(op); s.waitInline(ctx, done) {
 		if op.Status != OpSucceeded {
 			return op.Error
 		}
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(deletedStatus(spec))
 		return nil
 	}
 	s.advertise(w, req, op)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// deletedStatus is the status of a delete finished before the response.
+func deletedStatus(spec *Spec) int {
+	if spec.DeleteNoContent {
+		return http.StatusNoContent
+	}
+	return http.StatusOK
 }
 
 // deleteResource removes a resource and everything below it. It releases

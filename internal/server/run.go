@@ -141,6 +141,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// Account endpoints name the gateway's port, which may differ from the
+	// last run's.
+	if _, err := cognitive.RefreshEndpoints(ctx, st, cognitive.Config{BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port}); err != nil {
+		return err
+	}
 	if err := control.Start(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,300 @@
+package cognitive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/providers/resources"
+	"github.com/perimeterhq/perimeter/internal/store"
+)
+
+// Codes of refused identities.
+const (
+	CodeInvalidIdentityType         = "InvalidIdentityType"
+	CodeInvalidUserAssignedIdentity = "InvalidUserAssignedIdentityId"
+	CodeUserAssignedRequired        = "UserAssignedIdentitiesRequired"
+	CodeUserAssignedNotAllowed      = "UserAssignedIdentitiesNotAllowed"
+)
+
+// Identity types, as Azure spells them.
+const (
+	identityNone       = "None"
+	identitySystem     = "SystemAssigned"
+	identityUser       = "UserAssigned"
+	identitySystemUser = "SystemAssigned, UserAssigned"
+)
+
+const (
+	// TypeServicePrincipal is the store type of managed identities'
+	// service principals.
+	TypeServicePrincipal = "Microsoft.Graph/servicePrincipals"
+	typeUserAssigned     = "Microsoft.ManagedIdentity/userAssignedIdentities"
+)
+
+// identity is a resource's managed identity as stored and served.
+type identity struct {
+	Type                   string                  `json:"type"`
+	PrincipalID            string                  `json:"principalId,omitempty"`
+	TenantID               string                  `json:"tenantId,omitempty"`
+	UserAssignedIdentities map[string]userAssigned `json:"userAssignedIdentities,omitempty"`
+}
+
+// userAssigned is one user-assigned identity. Its principalId and clientId
+// come from the identity resource; until Microsoft.ManagedIdentity exists
+// here they are empty, and the resource's existence is not checked (see
+// checkUserAssigned).
+type userAssigned struct {
+	PrincipalID string `json:"principalId,omitempty"`
+	ClientID    string `json:"clientId,omitempty"`
+}
+
+// ServicePrincipal is the directory entry of a system-assigned identity,
+// in Microsoft Graph's shape, stored at
+// /tenants/{tenantId}/servicePrincipals/{principalId} so role assignments
+// can name it. alternativeNames holds the resource it belongs to.
+type ServicePrincipal struct {
+	ID                   string   `json:"id"`
+	AppID                string   `json:"appId"`
+	DisplayName          string   `json:"displayName"`
+	ServicePrincipalType string   `json:"servicePrincipalType"`
+	AlternativeNames     []string `json:"alternativeNames"`
+}
+
+// ServicePrincipalID is where the service principal of a managed identity
+// is stored.
+func ServicePrincipalID(tenantID, principalID string) string {
+	return "/tenants/" + tenantID + "/servicePrincipals/" + principalID
+}
+
+// identityType normalizes an identity type: case-insensitive, spaces
+// around the comma optional, either order ("userassigned,systemassigned").
+func identityType(t string) (string, bool) {
+	var system, user, none bool
+	for _, part := range strings.Split(t, ",") {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "systemassigned":
+			system = true
+		case "userassigned":
+			user = true
+		case "none":
+			none = true
+		default:
+			return "", false
+		}
+	}
+	switch {
+	case none && (system || user):
+		return "", false
+	case none:
+		return identityNone, true
+	case system && user:
+		return identitySystemUser, true
+	case system:
+		return identitySystem, true
+	}
+	return identityUser, true
+}
+
+func hasSystem(t string) bool { return t == identitySystem || t == identitySystemUser }
+func hasUser(t string) bool   { return t == identityUser || t == identitySystemUser }
+
+// identityResult is a resolved identity: what to store, and the directory
+// writes that commit with the resource.
+type identityResult struct {
+	identity json.RawMessage // nil: no identity
+	ops      []store.Op
+}
+
+// resolveIdentity validates a resource's identity and returns it with
+// read-only fields filled in. A system-assigned identity keeps its
+// principal across updates; enabling it creates a service principal,
+// disabling it deletes that principal (both in the resource's Apply).
+func (p *provider) resolveIdentity(ctx context.Context, w *arm.Write) (identityResult, error) {
+	var in struct {
+		Type                   *string                    `json:"type"`
+		UserAssignedIdentities map[string]json.RawMessage `json:"userAssignedIdentities"`
+	}
+	if err := decodeField(w.New.Identity, "identity", &in); err != nil {
+		return identityResult{}, err
+	}
+	var old identity
+	if w.Old != nil {
+		_ = json.Unmarshal(w.Old.Identity, &old) // stored by us; absent means none
+	}
+	if in.Type == nil {
+		if len(w.New.Identity) > 0 && string(w.New.Identity) != "null" {
+			return identityResult{}, arm.InvalidProperty(CodeInvalidIdentityType, "identity.type",
+				"The identity has no type. Use 'None', 'SystemAssigned', 'UserAssigned' or 'SystemAssigned, UserAssigned'.")
+		}
+		return p.applyIdentity(ctx, w, old, identity{Type: identityNone}, false)
+	}
+	t := *in.Type
+	typ, ok := identityType(t)
+	if !ok {
+		return identityResult{}, arm.InvalidProperty(CodeInvalidIdentityType, "identity.type",
+			"The identity type '%s' is invalid. Use 'None', 'SystemAssigned', 'UserAssigned' or 'SystemAssigned, UserAssigned'.", t)
+	}
+	next := identity{Type: typ}
+	switch {
+	case hasUser(typ):
+		ua, err := checkUserAssigned(in.UserAssignedIdentities, old.UserAssignedIdentities)
+		if err != nil {
+			return identityResult{}, err
+		}
+		if len(ua) == 0 {
+			return identityResult{}, arm.InvalidProperty(CodeUserAssignedRequired, "identity.userAssignedIdentities",
+				"The identity type '%s' needs at least one user-assigned identity in userAssignedIdentities, keyed by its resource id.", typ)
+		}
+		next.UserAssignedIdentities = ua
+	case len(in.UserAssignedIdentities) > 0 && w.HTTP.Method != http.MethodPatch:
+		// A PATCH that changes the type merges into the stored identities,
+		// so dropping them there is what the caller asked for; a PUT that
+		// sends them with a type that has none is a mistake to point out.
+		return identityResult{}, arm.InvalidProperty(CodeUserAssignedNotAllowed, "identity.userAssignedIdentities",
+			"userAssignedIdentities are only allowed with the identity type 'UserAssigned' or 'SystemAssigned, UserAssigned', not '%s'. Change the type or remove them.", typ)
+	}
+	return p.applyIdentity(ctx, w, old, next, true)
+}
+
+// checkUserAssigned validates the keys of userAssignedIdentities (resource
+// ids of Microsoft.ManagedIdentity/userAssignedIdentities) and returns the
+// identities to store, keeping what is known of those already assigned. A
+// null value removes an identity (JSON merge patch). The identity resources
+// are not required to exist yet: that type is not served yet; when it is,
+// add their ids to the resource's Write.References.
+func checkUserAssigned(in map[string]json.RawMessage, old map[string]userAssigned) (map[string]userAssigned, error) {
+	out := map[string]userAssigned{}
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if string(in[k]) == "null" {
+			continue
+		}
+		id, ok := userAssignedID(k)
+		if !ok {
+			return nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
+				"The user-assigned identity '%s' is not a resource id of the form /subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}.", k)
+		}
+		if _, dup := out[id]; dup {
+			return nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
+				"The user-assigned identity '%s' is listed twice (resource ids are case-insensitive).", k)
+		}
+		v := userAssigned{}
+		for oldID, o := range old {
+			if strings.EqualFold(oldID, id) {
+				v = o
+			}
+		}
+		out[id] = v
+	}
+	return out, nil
+}
+
+// userAssignedID parses a user-assigned identity id and returns it with
+// canonical type casing.
+func userAssignedID(id string) (string, bool) {
+	elems, err := arm.ParseID(id)
+	if err != nil || len(elems) != 3 ||
+		!strings.EqualFold(elems[0].Type, arm.TypeSubscription) ||
+		!strings.EqualFold(elems[1].Type, arm.TypeResourceGroup) ||
+		!strings.EqualFold(elems[2].Type, typeUserAssigned) {
+		return "", false
+	}
+	return arm.FormatID([]arm.Elem{
+		{Type: arm.TypeSubscription, Name: elems[0].Name},
+		{Type: arm.TypeResourceGroup, Name: elems[1].Name},
+		{Type: typeUserAssigned, Name: elems[2].Name},
+	}), true
+}
+
+// applyIdentity fills in the system-assigned principal of next and returns
+// it with the directory writes the change from old needs. show says
+// whether to store an identity at all (a resource sent without one shows
+// none).
+func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next identity, show bool) (identityResult, error) {
+	var res identityResult
+	oldSystem := hasSystem(old.Type) && old.PrincipalID != ""
+	switch {
+	case hasSystem(next.Type) && oldSystem:
+		next.PrincipalID, next.TenantID = old.PrincipalID, old.TenantID
+	case hasSystem(next.Type):
+		tenant, err := p.subscriptionTenant(ctx, w)
+		if err != nil {
+			return res, err
+		}
+		next.PrincipalID, next.TenantID = uuid.NewString(), tenant
+		body, err := json.Marshal(ServicePrincipal{
+			ID: next.PrincipalID, AppID: uuid.NewString(), DisplayName: w.New.Name,
+			ServicePrincipalType: "ManagedIdentity", AlternativeNames: []string{w.New.ID},
+		})
+		if err != nil {
+			return res, err
+		}
+		res.ops = append(res.ops, store.Op{
+			Put: &store.Document{ID: ServicePrincipalID(tenant, next.PrincipalID), Type: TypeServicePrincipal, Parent: "/tenants/" + tenant, Body: body},
+			If:  store.Precondition{IfNoneMatch: "*"},
+		})
+	}
+	if oldSystem && !hasSystem(next.Type) {
+		op, err := p.deletePrincipalOp(ctx, old)
+		if err != nil {
+			return res, err
+		}
+		if op != nil {
+			res.ops = append(res.ops, *op)
+		}
+	}
+	if show {
+		b, err := json.Marshal(next)
+		if err != nil {
+			return res, err
+		}
+		res.identity = b
+	}
+	return res, nil
+}
+
+// deletePrincipalOp deletes the service principal of a system-assigned
+// identity, conditionally on the version read; nil when it is gone already.
+func (p *provider) deletePrincipalOp(ctx context.Context, id identity) (*store.Op, error) {
+	spID := ServicePrincipalID(id.TenantID, id.PrincipalID)
+	doc, err := p.store().Get(ctx, spID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read service principal %s: %w", spID, err)
+	}
+	return &store.Op{Delete: spID, If: store.Precondition{IfMatch: doc.ETag}}, nil
+}
+
+// subscriptionTenant is the tenant a managed identity belongs to: its
+// subscription's tenant, as in Azure (the caller's tenant when the
+// subscription does not say).
+func (p *provider) subscriptionTenant(ctx context.Context, w *arm.Write) (string, error) {
+	doc, err := p.store().Get(ctx, "/subscriptions/"+w.SubscriptionID())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("read subscription: %w", err)
+	}
+	if err == nil {
+		var s resources.Subscription
+		if json.Unmarshal(doc.Body, &s) == nil && s.TenantID != "" {
+			return s.TenantID, nil
+		}
+	}
+	if w.Caller.TenantID == "" {
+		return "", errors.New("cognitive: neither the subscription nor the caller names a tenant for the managed identity")
+	}
+	return w.Caller.TenantID, nil
+}

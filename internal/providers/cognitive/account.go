@@ -63,9 +63,9 @@ const (
 )
 
 // accountProperties are an account's properties as stored and served.
-// Properties this package does not implement (encryption, userOwnedStorage,
-// apiProperties, ...) are not stored: showing them would claim behaviour
-// Perimeter does not have.
+// Settings this package does not implement are refused (see
+// refuseUnsupported) rather than stored or silently dropped: accepting them
+// would claim protection Perimeter does not give.
 type accountProperties struct {
 	Endpoint                      string            `json:"endpoint,omitempty"`
 	Endpoints                     map[string]string `json:"endpoints,omitempty"`
@@ -105,6 +105,9 @@ func (*accounts) Spec() arm.Spec {
 func (a *accounts) Prepare(ctx context.Context, w *arm.Write) error {
 	var in accountProperties
 	if err := arm.DecodeProperties(w.New.Properties, &in); err != nil {
+		return err
+	}
+	if err := refuseUnsupported(w.New.Properties); err != nil {
 		return err
 	}
 	var old accountProperties
@@ -320,4 +323,61 @@ func accountCapabilities(kind string) []capability {
 		caps = append(caps, capability{Name: "TrustedServices", Value: "Microsoft.CognitiveServices,Microsoft.MachineLearningServices,Microsoft.Search"})
 	}
 	return caps
+}
+
+// CodeUnsupportedProperty refuses account settings Perimeter does not
+// implement.
+const CodeUnsupportedProperty = "UnsupportedProperty"
+
+// unsupported are account properties that change security or data
+// placement in Azure and that Perimeter does not implement. Empty values
+// (null, {}, []) and Azure's defaults are accepted, so bodies copied from
+// Azure that merely mention them still work.
+var unsupported = []struct{ name, what string }{
+	{"encryption", "customer-managed keys"},
+	{"userOwnedStorage", "user-owned storage"},
+	{"amlWorkspace", "Azure Machine Learning workspace links"},
+	{"raiMonitorConfig", "responsible-AI monitoring storage"},
+	{"networkInjections", "network injection of agents"},
+	{"locations", "multi-region routing"},
+	{"apiProperties", "service-specific API properties"},
+	{"migrationToken", "migration"},
+	{"restore", "restoring deleted accounts"},
+}
+
+// refuseUnsupported refuses a body that sets a property from unsupported.
+func refuseUnsupported(raw json.RawMessage) error {
+	var props map[string]json.RawMessage
+	if json.Unmarshal(raw, &props) != nil {
+		return nil // DecodeProperties already explained what is wrong
+	}
+	for _, u := range unsupported {
+		name, what := u.name, u.what
+		v := strings.TrimSpace(string(props[name]))
+		switch v {
+		case "", "null", "{}", "[]", "false":
+			continue
+		}
+		if name == "encryption" && isServiceManagedEncryption(props[name]) {
+			continue
+		}
+		return arm.InvalidProperty(CodeUnsupportedProperty, "properties."+name,
+			"The property 'properties.%s' (%s) is not supported by Perimeter. Remove it from the request.", name, what)
+	}
+	return nil
+}
+
+// isServiceManagedEncryption accepts {"keySource": "Microsoft.CognitiveServices"}:
+// encryption with service-managed keys, which is what Perimeter's own
+// sealing of secrets amounts to.
+func isServiceManagedEncryption(raw json.RawMessage) bool {
+	var e struct {
+		KeySource          string          `json:"keySource"`
+		KeyVaultProperties json.RawMessage `json:"keyVaultProperties"`
+	}
+	if json.Unmarshal(raw, &e) != nil {
+		return false
+	}
+	kv := strings.TrimSpace(string(e.KeyVaultProperties))
+	return strings.EqualFold(e.KeySource, "Microsoft.CognitiveServices") && (kv == "" || kv == "null" || kv == "{}")
 }

@@ -27,7 +27,7 @@ func TestAccountLifecycle(t *testing.T) {
 			"restrictOutboundNetworkAccess": true,
 			"allowedFqdnList":               []string{"Contoso.blob.core.windows.net.", "contoso.blob.core.windows.net"},
 			"allowProjectManagement":        true,
-			"encryption":                    map[string]any{"keySource": "Microsoft.KeyVault"},
+			"encryption":                    map[string]any{"keySource": "Microsoft.CognitiveServices"},
 		},
 	}
 	r := e.must(http.StatusCreated, http.MethodPut, acct("contoso")+api, body)

@@ -22,6 +22,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
-		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand())
+		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand(),
+		newNetworkCommand(), newCognitiveServicesCommand())
 	return root
 }

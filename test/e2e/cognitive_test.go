@@ -223,6 +223,29 @@ func TestCognitiveAccountsWithAzureSDK(t *testing.T) {
 	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || re.ErrorCode != "DeploymentModelNotSupported" {
 		t.Fatalf("deploy a model outside the catalog: %v", err)
 	}
+	var names []string
+	for pager := deployments.NewListPager("ai-rg", "foundry", nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Value {
+			names = append(names, *d.Name)
+		}
+	}
+	if len(names) != 1 || names[0] != "chat" {
+		t.Errorf("deployments listed: %v", names)
+	}
+	dd, err := deployments.BeginDelete(ctx, "ai-rg", "foundry", "chat", nil)
+	if err != nil {
+		t.Fatalf("delete deployment: %v", err)
+	}
+	if _, err := dd.PollUntilDone(ctx, poll); err != nil {
+		t.Fatalf("delete deployment: %v", err)
+	}
+	if _, err := deployments.Get(ctx, "ai-rg", "foundry", "chat", nil); !errors.As(err, &re) || re.StatusCode != http.StatusNotFound {
+		t.Fatalf("deployment after delete: %v", err)
+	}
 
 	// Projects.
 	projects := factory.NewProjectsClient()
@@ -239,6 +262,10 @@ func TestCognitiveAccountsWithAzureSDK(t *testing.T) {
 	}
 	if !*proj.Properties.IsDefault || *proj.Properties.ProvisioningState != cs.ProvisioningStateSucceeded {
 		t.Errorf("project: %+v", proj.Properties)
+	}
+	gotProject, err := projects.Get(ctx, "ai-rg", "foundry", "proj", nil)
+	if err != nil || *gotProject.Properties.DisplayName != "p1" || gotProject.Properties.Endpoints == nil {
+		t.Fatalf("get project: %+v %v", gotProject.Project, err)
 	}
 	pd, err := projects.BeginDelete(ctx, "ai-rg", "foundry", "proj", nil)
 	if err != nil {

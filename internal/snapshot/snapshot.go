@@ -1,0 +1,158 @@
+// Package snapshot compiles the stored resources into the immutable
+// Snapshot the data planes decide with: accounts by host name, their network
+// rules as CIDR tables, subnets by address, deployments and their models,
+// digests of account keys. A Source keeps the current Snapshot, recompiling
+// on every change in the store and swapping it in atomically; a snapshot
+// that fails to compile is never served and the last good one stays.
+package snapshot
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/perimeterhq/perimeter/internal/models"
+)
+
+// Snapshot is an immutable view of the data-plane configuration at one
+// store revision. Its methods are safe for concurrent use.
+type Snapshot struct {
+	// Revision is the store revision the snapshot was compiled from.
+	Revision int64
+	// Built is when compilation finished.
+	Built time.Time
+
+	hosts       map[string]*Account // lower-cased host name → account
+	accounts    map[string]*Account // lower-cased account id → account
+	subnets     *bart.Table[[]*Subnet]
+	identities  map[string]string // managed identity principal id → resource type
+	subnetsByID map[string]*Subnet
+}
+
+// Account is one AI services account as the data planes see it.
+type Account struct {
+	ID             string // canonical ARM id
+	Name           string
+	SubscriptionID string
+	Kind           string
+	Subdomain      string
+	// Hosts are the host names that reach the account (lower-cased).
+	Hosts []string
+
+	PublicNetworkAccess bool // false: publicNetworkAccess Disabled
+	DefaultAllow        bool // networkAcls.defaultAction Allow
+	BypassAzureServices bool // networkAcls.bypass AzureServices
+	// IPRules maps each rule's prefix to its index in networkAcls.ipRules.
+	IPRules *bart.Table[int]
+	// IPRuleValues are the rules as written, by index, and IPRuleNames the
+	// names decisions give them ("ipRules[2]: 203.0.113.0/24"), compiled
+	// once so a decision allocates nothing.
+	IPRuleValues []string
+	IPRuleNames  []string
+	// VNetRules maps lower-cased subnet ids to their index in
+	// networkAcls.virtualNetworkRules; VNetRuleNames names them.
+	VNetRules     map[string]int
+	VNetRuleNames []string
+
+	DisableLocalAuth bool
+	// KeyDigests are SHA-256 digests of key1 and key2: the snapshot never
+	// holds a key itself. Zero when the account's keys could not be read.
+	KeyDigests [2][32]byte
+
+	RestrictOutbound bool
+	AllowedFQDNs     []string
+
+	// Deployments by lower-cased name.
+	Deployments map[string]*Deployment
+}
+
+// Deployment is one model deployment of an account.
+type Deployment struct {
+	Name     string
+	SKU      string
+	Capacity int // thousands of tokens per minute for Standard SKUs
+	// Model is the catalog entry serving the deployment.
+	Model models.Model
+	// Ready is false while the deployment is not Succeeded.
+	Ready bool
+}
+
+// Subnet is a subnet as the data planes see it: where traffic with a
+// source address inside it comes from.
+type Subnet struct {
+	ID       string // canonical ARM id
+	Prefixes []netip.Prefix
+	// ServiceEndpoints are the services the subnet has service endpoints
+	// for, such as "Microsoft.CognitiveServices".
+	ServiceEndpoints []string
+}
+
+// HasServiceEndpoint reports whether the subnet has a service endpoint for
+// the service (case-insensitive).
+func (s *Subnet) HasServiceEndpoint(service string) bool {
+	for _, e := range s.ServiceEndpoints {
+		if strings.EqualFold(e, service) {
+			return true
+		}
+	}
+	return false
+}
+
+// AccountByHost returns the account served at host (a host name with or
+// without a port), or nil.
+func (s *Snapshot) AccountByHost(host string) *Account {
+	if s == nil {
+		return nil
+	}
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "]") {
+		host = h
+	}
+	return s.hosts[strings.ToLower(strings.TrimSuffix(host, "."))]
+}
+
+// Account returns the account with this id, or nil.
+func (s *Snapshot) Account(id string) *Account {
+	if s == nil {
+		return nil
+	}
+	return s.accounts[strings.ToLower(id)]
+}
+
+// SubnetFor returns the subnet whose prefix contains addr (the longest
+// match), or nil. Virtual networks may reuse address ranges; when the
+// longest match belongs to more than one subnet the address does not tell
+// which, and SubnetFor returns nil (a trusted proxy can name the subnet).
+func (s *Snapshot) SubnetFor(addr netip.Addr) *Subnet {
+	if s == nil || s.subnets == nil {
+		return nil
+	}
+	subs, ok := s.subnets.Lookup(addr.Unmap())
+	if !ok || len(subs) != 1 {
+		return nil
+	}
+	return subs[0]
+}
+
+// Subnet returns the subnet with this id, or nil.
+func (s *Snapshot) Subnet(id string) *Subnet {
+	if s == nil {
+		return nil
+	}
+	return s.subnetsByID[strings.ToLower(id)]
+}
+
+// ManagedIdentity returns the resource type whose managed identity has this
+// principal id ("Microsoft.CognitiveServices/accounts"), or "".
+func (s *Snapshot) ManagedIdentity(principalID string) string {
+	if s == nil {
+		return ""
+	}
+	return s.identities[strings.ToLower(principalID)]
+}
+
+// Deployment returns the account's deployment with this name, or nil.
+func (a *Account) Deployment(name string) *Deployment {
+	return a.Deployments[strings.ToLower(name)]
+}

@@ -54,7 +54,7 @@ func startPerimeter(b *testing.B, storeURL string) *perimeter {
 	go func() {
 		done <- server.Run(ctx, server.Config{
 			DataDir: dir, ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
-			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0",
+			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 			StoreURL: storeURL, Logger: slog.New(slog.DiscardHandler),
 		})
 	}()

@@ -32,7 +32,7 @@ func startServer(t *testing.T) string {
 		defer close(stopped)
 		runErr = server.Run(ctx, server.Config{
 			DataDir: dir, ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
-			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0",
+			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 			Logger: slog.New(slog.DiscardHandler),
 		})
 	}()

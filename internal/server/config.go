@@ -28,6 +28,10 @@ type Config struct {
 	DNSAddr string
 	// EgressAddr is the egress proxy's host:port (HTTP, CONNECT).
 	EgressAddr string
+	// AdminAddr serves Prometheus metrics at /metrics (plain HTTP; keep it
+	// on loopback or a management network). Empty means
+	// DefaultAdminAddr.
+	AdminAddr string
 	// TrustedProxies are peers whose PROXY protocol header and
 	// X-Forwarded-For are believed. Empty trusts nobody.
 	TrustedProxies []netip.Prefix
@@ -56,6 +60,7 @@ const (
 	DefaultGatewayAddr = "127.0.0.1:8444"
 	DefaultDNSAddr     = "127.0.0.1:8053"
 	DefaultEgressAddr  = "127.0.0.1:8480"
+	DefaultAdminAddr   = "127.0.0.1:8445"
 	DefaultBaseDomain  = "perimeter.localhost"
 )
 
@@ -63,7 +68,10 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("a data directory is required (--data-dir)")
 	}
-	for name, addr := range map[string]string{"--arm-addr": c.ARMAddr, "--gateway-addr": c.GatewayAddr, "--dns-addr": c.DNSAddr, "--egress-addr": c.EgressAddr} {
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	for name, addr := range map[string]string{"--arm-addr": c.ARMAddr, "--gateway-addr": c.GatewayAddr, "--dns-addr": c.DNSAddr, "--egress-addr": c.EgressAddr, "--admin-addr": c.AdminAddr} {
 		if _, err := netip.ParseAddrPort(addr); err != nil && !strings.HasPrefix(addr, "localhost:") {
 			return fmt.Errorf("%s %q is not host:port with an IP address (port 0 picks a free port)", name, addr)
 		}

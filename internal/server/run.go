@@ -15,6 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/perimeterhq/perimeter/internal/snapshot"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/perimeterhq/perimeter/internal/atomicfile"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
@@ -36,6 +41,7 @@ type Ready struct {
 	Gateway        string `json:"gateway"`
 	DNS            string `json:"dns"`
 	Egress         string `json:"egress"`
+	Admin          string `json:"admin"`
 	CACert         string `json:"caCert"`
 	TenantID       string `json:"tenantId"`
 	SubscriptionID string `json:"subscriptionId"`
@@ -113,6 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on --egress-addr %s: %w", cfg.EgressAddr, err)
 	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
+	}
 	dnsSrv, err := startDNS(cfg.DNSAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --dns-addr %s: %w", cfg.DNSAddr, err)
@@ -156,6 +166,25 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
 	// Each server gets its own TLS config: ServeTLS modifies the one it is given.
+	// Metrics: one registry, injected into every component.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	adminSrv := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "admin")}
+
+	// The data planes decide with a snapshot compiled from the store,
+	// recompiled on every change.
+	snapshots := snapshot.NewSource(snapshot.SourceConfig{Store: st, Secrets: box, Catalog: catalog, BaseDomain: cfg.BaseDomain, Logger: log})
+	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSource()
+	go func() { _ = snapshots.Run(srcCtx) }()
+	select {
+	case <-snapshots.Ready():
+	case <-time.After(10 * time.Second):
+		log.Warn("no data-plane snapshot after 10s; the data planes refuse traffic until one compiles")
+	}
+
 	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "gateway")}
 	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "egress")}
 
@@ -170,11 +199,12 @@ func Run(ctx context.Context, cfg Config) error {
 	serve("control plane", func() error { return armSrv.ServeTLS(armLn, "", "") })
 	serve("gateway", func() error { return gwSrv.ServeTLS(gwLn, "", "") })
 	serve("egress", func() error { return egSrv.Serve(egLn) })
+	serve("admin", func() error { return adminSrv.Serve(adminLn) })
 	serve("dns", dnsSrv.wait)
 
 	ready := Ready{
 		ARM: armURL, Gateway: "https://" + hostPort(gwLn.Addr()), DNS: dnsSrv.addr,
-		Egress: "http://" + hostPort(egLn.Addr()), CACert: ca.CertPath(),
+		Egress: "http://" + hostPort(egLn.Addr()), Admin: "http://" + hostPort(adminLn.Addr()), CACert: ca.CertPath(),
 		TenantID: inst.TenantID, SubscriptionID: inst.SubscriptionID, PID: os.Getpid(),
 	}
 	if err := writeReady(cfg.DataDir, ready); err != nil {
@@ -193,7 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 	_ = os.Remove(filepath.Join(cfg.DataDir, ReadyFile))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	for _, s := range []*http.Server{armSrv, gwSrv, egSrv} {
+	for _, s := range []*http.Server{armSrv, gwSrv, egSrv, adminSrv} {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("listener did not drain in time", "err", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -219,6 +220,15 @@ func TestServeContract(t *testing.T) {
 	resp, err = http.Get(in.ready.Egress + "/")
 	if err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("egress: %v %v", resp, err)
+	}
+	resp, err = http.Get(in.ready.Admin + "/metrics")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %v %v", resp, err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(metrics, []byte("go_goroutines")) {
+		t.Errorf("metrics lack the Go collector: %.200s", metrics)
 	}
 
 	tok, err := in.token("https://management.azure.com/.default")

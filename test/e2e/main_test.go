@@ -53,6 +53,7 @@ type ready struct {
 	Gateway        string `json:"gateway"`
 	DNS            string `json:"dns"`
 	Egress         string `json:"egress"`
+	Admin          string `json:"admin"`
 	CACert         string `json:"caCert"`
 	TenantID       string `json:"tenantId"`
 	SubscriptionID string `json:"subscriptionId"`
@@ -97,7 +98,7 @@ func (l *logBuffer) String() string {
 func start(t *testing.T, dir string, extra ...string) *instance {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dir, "--arm-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
-		"--dns-addr", "127.0.0.1:0", "--egress-addr", "127.0.0.1:0"}, extra...)
+		"--dns-addr", "127.0.0.1:0", "--egress-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(binary, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

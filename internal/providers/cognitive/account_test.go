@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -30,19 +31,19 @@ func TestAccountLifecycle(t *testing.T) {
 			"encryption":                    map[string]any{"keySource": "Microsoft.CognitiveServices"},
 		},
 	}
-	r := e.must(http.StatusCreated, http.MethodPut, acct("contoso")+api, body)
+	r := e.Must(http.StatusCreated, http.MethodPut, acct("contoso")+api, body)
 	if props(t, r)["provisioningState"] != "Accepted" {
 		t.Errorf("PUT answered provisioningState %v, want Accepted", props(t, r)["provisioningState"])
 	}
 	for _, h := range []string{"Azure-AsyncOperation", "Location", "Retry-After", "ETag"} {
-		if r.header.Get(h) == "" {
+		if r.Header.Get(h) == "" {
 			t.Errorf("PUT without %s", h)
 		}
 	}
-	if final := e.waitOperation(r.header.Get("Location")); final.status != http.StatusOK {
-		t.Fatalf("operation: %d %s", final.status, final.body)
+	if final := e.WaitOperation(r.Header.Get("Location")); final.Status != http.StatusOK {
+		t.Fatalf("operation: %d %s", final.Status, final.Body)
 	}
-	got := e.must(http.StatusOK, http.MethodGet, acct("contoso")+api, nil)
+	got := e.Must(http.StatusOK, http.MethodGet, acct("contoso")+api, nil)
 	p := props(t, got)
 	if p["provisioningState"] != "Succeeded" {
 		t.Errorf("provisioningState %v", p["provisioningState"])
@@ -64,16 +65,16 @@ func TestAccountLifecycle(t *testing.T) {
 	if _, stored := p["encryption"]; stored {
 		t.Error("encryption is not implemented and must not be shown as if it were")
 	}
-	doc := got.json(t)
+	doc := got.JSON(t)
 	if doc["location"] != "eastus" || doc["etag"] == nil || doc["kind"] != "AIServices" {
-		t.Errorf("envelope %s", got.body)
+		t.Errorf("envelope %s", got.Body)
 	}
 	id := doc["identity"].(map[string]any)
 	principal, _ := id["principalId"].(string)
 	if id["type"] != "SystemAssigned" || id["tenantId"] != tenant || uuid.Validate(principal) != nil {
 		t.Fatalf("identity %v", id)
 	}
-	sp, err := e.st.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+principal)
+	sp, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+principal)
 	if err != nil {
 		t.Fatalf("service principal of the system-assigned identity: %v", err)
 	}
@@ -87,45 +88,45 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 
 	// PATCH through the long-running operation; the principal stays.
-	r = e.must(http.StatusOK, http.MethodPatch, acct("contoso")+api, map[string]any{"tags": map[string]string{"team": "platform"}, "properties": map[string]any{"disableLocalAuth": true}})
-	e.waitOperation(r.header.Get("Location"))
-	got = e.must(http.StatusOK, http.MethodGet, acct("contoso")+api, nil)
-	if props(t, got)["disableLocalAuth"] != true || got.json(t)["identity"].(map[string]any)["principalId"] != principal || got.json(t)["tags"].(map[string]any)["team"] != "platform" {
-		t.Errorf("after PATCH: %s", got.body)
+	r = e.Must(http.StatusOK, http.MethodPatch, acct("contoso")+api, map[string]any{"tags": map[string]string{"team": "platform"}, "properties": map[string]any{"disableLocalAuth": true}})
+	e.WaitOperation(r.Header.Get("Location"))
+	got = e.Must(http.StatusOK, http.MethodGet, acct("contoso")+api, nil)
+	if props(t, got)["disableLocalAuth"] != true || got.JSON(t)["identity"].(map[string]any)["principalId"] != principal || got.JSON(t)["tags"].(map[string]any)["team"] != "platform" {
+		t.Errorf("after PATCH: %s", got.Body)
 	}
 	if props(t, got)["networkAcls"].(map[string]any)["bypass"] != "AzureServices" {
-		t.Errorf("PATCH lost networkAcls: %s", got.body)
+		t.Errorf("PATCH lost networkAcls: %s", got.Body)
 	}
 
 	// GET, change, PUT back: read-only fields echoed by the client are
 	// ignored and recomputed.
 	var echoed map[string]any
-	_ = json.Unmarshal(got.body, &echoed)
+	_ = json.Unmarshal(got.Body, &echoed)
 	echoed["properties"].(map[string]any)["endpoint"] = "https://evil.example/"
 	echoed["identity"].(map[string]any)["principalId"] = uuid.NewString()
 	r = e.put(http.StatusOK, acct("contoso"), echoed)
-	if props(t, r)["endpoint"] != "https://contoso-ai.cognitiveservices.perimeter.localhost:8444/" || r.json(t)["identity"].(map[string]any)["principalId"] != principal {
-		t.Errorf("echoed read-only fields were taken: %s", r.body)
+	if props(t, r)["endpoint"] != "https://contoso-ai.cognitiveservices.perimeter.localhost:8444/" || r.JSON(t)["identity"].(map[string]any)["principalId"] != principal {
+		t.Errorf("echoed read-only fields were taken: %s", r.Body)
 	}
 
 	// Lists: by group, by subscription; not in another group.
 	for _, path := range []string{"/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts", "/subscriptions/" + sub + "/providers/Microsoft.CognitiveServices/accounts"} {
-		l := e.must(http.StatusOK, http.MethodGet, path+api, nil)
-		if !strings.Contains(string(l.body), `"name":"contoso"`) {
-			t.Errorf("%s does not list the account: %s", path, l.body)
+		l := e.Must(http.StatusOK, http.MethodGet, path+api, nil)
+		if !strings.Contains(string(l.Body), `"name":"contoso"`) {
+			t.Errorf("%s does not list the account: %s", path, l.Body)
 		}
 	}
-	if l := e.must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/resourceGroups/other/providers/Microsoft.CognitiveServices/accounts"+api, nil); string(l.body) != `{"value":[]}` {
-		t.Errorf("other group lists %s", l.body)
+	if l := e.Must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/resourceGroups/other/providers/Microsoft.CognitiveServices/accounts"+api, nil); string(l.Body) != `{"value":[]}` {
+		t.Errorf("other group lists %s", l.Body)
 	}
 
 	// Delete: 202, then gone with its keys.
-	del := e.must(http.StatusAccepted, http.MethodDelete, acct("contoso")+api, nil)
-	if final := e.waitOperation(del.header.Get("Location")); final.status != http.StatusOK {
-		t.Fatalf("delete: %d %s", final.status, final.body)
+	del := e.Must(http.StatusAccepted, http.MethodDelete, acct("contoso")+api, nil)
+	if final := e.WaitOperation(del.Header.Get("Location")); final.Status != http.StatusOK {
+		t.Fatalf("delete: %d %s", final.Status, final.Body)
 	}
-	e.must(http.StatusNotFound, http.MethodGet, acct("contoso")+api, nil)
-	if _, err := e.st.Get(t.Context(), acct("contoso")+"/%keys"); err == nil {
+	e.Must(http.StatusNotFound, http.MethodGet, acct("contoso")+api, nil)
+	if _, err := e.Store.Get(t.Context(), acct("contoso")+"/%keys"); err == nil {
 		t.Error("keys outlived their account")
 	}
 }
@@ -171,23 +172,23 @@ func TestAccountValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(tt.path, tt.body, tt.want)
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// An OpenAI account may become a Foundry (AIServices) account; no
 	// other kind change is allowed. Its endpoint follows its kind.
 	oa := map[string]any{"location": "eastus", "kind": "openai", "sku": map[string]any{"name": "s0"}, "properties": map[string]any{"customSubDomainName": "oai-one"}}
 	r := e.put(http.StatusCreated, acct("oai"), oa)
-	if r.json(t)["kind"] != "OpenAI" || props(t, r)["endpoint"] != "https://oai-one.openai.perimeter.localhost:8444/" {
-		t.Errorf("OpenAI account: %s", r.body)
+	if r.JSON(t)["kind"] != "OpenAI" || props(t, r)["endpoint"] != "https://oai-one.openai.perimeter.localhost:8444/" {
+		t.Errorf("OpenAI account: %s", r.Body)
 	}
 	oa["kind"] = "AIServices"
 	r = e.put(http.StatusOK, acct("oai"), oa)
-	if r.json(t)["kind"] != "AIServices" || props(t, r)["endpoint"] != "https://oai-one.cognitiveservices.perimeter.localhost:8444/" {
-		t.Errorf("upgraded account: %s", r.body)
+	if r.JSON(t)["kind"] != "AIServices" || props(t, r)["endpoint"] != "https://oai-one.cognitiveservices.perimeter.localhost:8444/" {
+		t.Errorf("upgraded account: %s", r.Body)
 	}
 	oa["kind"] = "OpenAI"
 	e.expectRefused(acct("oai"), oa, refusal{code: "KindChangeNotAllowed", target: "kind", mention: "'AIServices'"})
@@ -214,7 +215,7 @@ func TestIdentity(t *testing.T) {
 	}
 	for _, a := range accepted {
 		r := e.put(http.StatusCreated, acct("ident"), withIdentity(a.in))
-		if got := r.json(t)["identity"].(map[string]any)["type"]; got != a.want {
+		if got := r.JSON(t)["identity"].(map[string]any)["type"]; got != a.want {
 			t.Errorf("identity %v stored as %v, want %v", a.in, got, a.want)
 		}
 		e.del(acct("ident"))
@@ -240,40 +241,40 @@ func TestIdentity(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(acct("ident"), withIdentity(tt.in), tt.want)
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// The principal survives updates, adding a user-assigned identity
 	// included; removing the system-assigned identity drops the principal
 	// and its service principal; enabling it again makes a new one.
-	principalOf := func(r response) string {
-		id, _ := r.json(t)["identity"].(map[string]any)
+	principalOf := func(r armtest.Response) string {
+		id, _ := r.JSON(t)["identity"].(map[string]any)
 		p, _ := id["principalId"].(string)
 		return p
 	}
-	first := principalOf(e.must(http.StatusOK, http.MethodGet, acct("ident")+api, nil))
+	first := principalOf(e.Must(http.StatusOK, http.MethodGet, acct("ident")+api, nil))
 	r := e.put(http.StatusOK, acct("ident"), withIdentity(map[string]any{"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": map[string]any{ua: map[string]any{}}}))
 	if principalOf(r) != first {
 		t.Errorf("principal changed on update: %s -> %s", first, principalOf(r))
 	}
-	if _, ok := r.json(t)["identity"].(map[string]any)["userAssignedIdentities"].(map[string]any)[ua]; !ok {
-		t.Errorf("user-assigned identity not stored: %s", r.body)
+	if _, ok := r.JSON(t)["identity"].(map[string]any)["userAssignedIdentities"].(map[string]any)[ua]; !ok {
+		t.Errorf("user-assigned identity not stored: %s", r.Body)
 	}
 	// PATCH to SystemAssigned drops the user-assigned identities merged in.
-	pr := e.must(http.StatusOK, http.MethodPatch, acct("ident")+api, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
-	e.waitOperation(pr.header.Get("Location"))
-	r = e.must(http.StatusOK, http.MethodGet, acct("ident")+api, nil)
-	if id := r.json(t)["identity"].(map[string]any); id["type"] != "SystemAssigned" || id["userAssignedIdentities"] != nil || principalOf(r) != first {
+	pr := e.Must(http.StatusOK, http.MethodPatch, acct("ident")+api, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
+	e.WaitOperation(pr.Header.Get("Location"))
+	r = e.Must(http.StatusOK, http.MethodGet, acct("ident")+api, nil)
+	if id := r.JSON(t)["identity"].(map[string]any); id["type"] != "SystemAssigned" || id["userAssignedIdentities"] != nil || principalOf(r) != first {
 		t.Errorf("after PATCH to SystemAssigned: %v", id)
 	}
 	r = e.put(http.StatusOK, acct("ident"), withIdentity(map[string]any{"type": "None"}))
 	if principalOf(r) != "" {
-		t.Errorf("principal kept after removing the identity: %s", r.body)
+		t.Errorf("principal kept after removing the identity: %s", r.Body)
 	}
-	if _, err := e.st.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+first); err == nil {
+	if _, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+first); err == nil {
 		t.Error("service principal kept after removing the identity")
 	}
 	r = e.put(http.StatusOK, acct("ident"), withIdentity(map[string]any{"type": "SystemAssigned"}))
@@ -282,8 +283,8 @@ func TestIdentity(t *testing.T) {
 	}
 	// A PUT without identity removes it, as a full replacement does.
 	r = e.put(http.StatusOK, acct("ident"), account("ident", nil))
-	if _, has := r.json(t)["identity"]; has {
-		t.Errorf("identity kept by a PUT without one: %s", r.body)
+	if _, has := r.JSON(t)["identity"]; has {
+		t.Errorf("identity kept by a PUT without one: %s", r.Body)
 	}
 }
 
@@ -293,8 +294,8 @@ func TestIdentity(t *testing.T) {
 // project's service principal.
 func TestCleanup(t *testing.T) {
 	e := newEnv(t)
-	owned := func(r response) []string {
-		principal := r.json(t)["identity"].(map[string]any)["principalId"].(string)
+	owned := func(r armtest.Response) []string {
+		principal := r.JSON(t)["identity"].(map[string]any)["principalId"].(string)
 		return []string{"/tenants/" + tenant + "/servicePrincipals/" + principal}
 	}
 	body := account("owned-name", map[string]any{"allowProjectManagement": true})
@@ -302,25 +303,25 @@ func TestCleanup(t *testing.T) {
 	docs := append(owned(e.put(http.StatusCreated, acct("owner"), body)), "/perimeter/subdomains/owned-name")
 	docs = append(docs, owned(e.put(http.StatusCreated, acct("owner")+"/projects/p1", map[string]any{"location": "eastus", "identity": map[string]any{"type": "SystemAssigned"}}))...)
 	for _, id := range docs {
-		if _, err := e.st.Get(t.Context(), id); err != nil {
+		if _, err := e.Store.Get(t.Context(), id); err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
 	e.del(acct("owner"))
 	for _, id := range docs {
-		if _, err := e.st.Get(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.Store.Get(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s outlived the account: %v", id, err)
 		}
 	}
 
 	// With the resource group.
 	docs = append(owned(e.put(http.StatusCreated, accountPath(sub, "other", "owner"), body)), "/perimeter/subdomains/owned-name")
-	del := e.must(http.StatusAccepted, http.MethodDelete, "/subscriptions/"+sub+"/resourceGroups/other"+rgAPI, nil)
-	if loc := del.header.Get("Location"); loc != "" {
-		e.waitOperation(loc)
+	del := e.Must(http.StatusAccepted, http.MethodDelete, "/subscriptions/"+sub+"/resourceGroups/other"+rgAPI, nil)
+	if loc := del.Header.Get("Location"); loc != "" {
+		e.WaitOperation(loc)
 	}
 	for _, id := range docs {
-		if _, err := e.st.Get(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.Store.Get(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s outlived the account's group: %v", id, err)
 		}
 	}

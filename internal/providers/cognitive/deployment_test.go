@@ -21,15 +21,15 @@ func TestDeployments(t *testing.T) {
 	path := acct("dep") + "/deployments/chat"
 
 	// The mock model deploys; PUT answers 201 with Accepted, as Azure does.
-	r := e.must(http.StatusCreated, http.MethodPut, path+api, deployment("Perimeter", "mock", "1", "Standard", 5))
-	if props(t, r)["provisioningState"] != "Accepted" || r.header.Get("Azure-AsyncOperation") == "" {
-		t.Errorf("deployment PUT: %s", r.body)
+	r := e.Must(http.StatusCreated, http.MethodPut, path+api, deployment("Perimeter", "mock", "1", "Standard", 5))
+	if props(t, r)["provisioningState"] != "Accepted" || r.Header.Get("Azure-AsyncOperation") == "" {
+		t.Errorf("deployment PUT: %s", r.Body)
 	}
-	e.waitOperation(r.header.Get("Location"))
-	got := e.must(http.StatusOK, http.MethodGet, path+api, nil)
+	e.WaitOperation(r.Header.Get("Location"))
+	got := e.Must(http.StatusOK, http.MethodGet, path+api, nil)
 	p := props(t, got)
 	if p["provisioningState"] != "Succeeded" || p["currentCapacity"] != 5.0 || p["deploymentState"] != "Running" || p["raiPolicyName"] != "Microsoft.DefaultV2" {
-		t.Errorf("deployment: %s", got.body)
+		t.Errorf("deployment: %s", got.Body)
 	}
 	if caps := p["capabilities"].(map[string]any); caps["chatCompletion"] != "true" || caps["embeddings"] != "true" {
 		t.Errorf("capabilities: %v", caps)
@@ -37,7 +37,7 @@ func TestDeployments(t *testing.T) {
 	if rl := fmt.Sprint(p["rateLimits"]); rl != "[map[count:5000 key:token renewalPeriod:60]]" {
 		t.Errorf("rateLimits: %s", rl)
 	}
-	if sku := got.json(t)["sku"].(map[string]any); sku["name"] != "Standard" || sku["capacity"] != 5.0 {
+	if sku := got.JSON(t)["sku"].(map[string]any); sku["name"] != "Standard" || sku["capacity"] != 5.0 {
 		t.Errorf("sku: %v", sku)
 	}
 
@@ -66,11 +66,11 @@ func TestDeployments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(tt.path, tt.body, tt.want)
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// Capacity defaults to 10 capped by the model; the version may change
 	// and defaults to the catalog's default version.
@@ -79,7 +79,7 @@ func TestDeployments(t *testing.T) {
 	if m := props(t, r)["model"].(map[string]any); m["version"] != "2024-07-18" || m["format"] != "OpenAI" || m["name"] != "gpt-4o-mini" {
 		t.Errorf("default version: %v", m)
 	}
-	if sku := r.json(t)["sku"].(map[string]any); sku["capacity"] != 10.0 || sku["name"] != "GlobalStandard" {
+	if sku := r.JSON(t)["sku"].(map[string]any); sku["capacity"] != 10.0 || sku["name"] != "GlobalStandard" {
 		t.Errorf("default capacity: %v", sku)
 	}
 	r = e.put(http.StatusOK, other, deployment("OpenAI", "gpt-4o-mini", "2025-01-01", "ProvisionedManaged", 50))
@@ -87,26 +87,26 @@ func TestDeployments(t *testing.T) {
 		t.Errorf("version upgrade: %v", m)
 	}
 	if _, has := props(t, r)["rateLimits"]; has {
-		t.Errorf("provisioned deployments have no token rate limit: %s", r.body)
+		t.Errorf("provisioned deployments have no token rate limit: %s", r.Body)
 	}
 	// PATCH of the sku (the SDK's BeginUpdate) keeps the model.
-	pr := e.must(http.StatusOK, http.MethodPatch, other+api, map[string]any{"sku": map[string]any{"capacity": 20}})
-	e.waitOperation(pr.header.Get("Location"))
-	if got := e.must(http.StatusOK, http.MethodGet, other+api, nil); props(t, got)["currentCapacity"] != 20.0 {
-		t.Errorf("after PATCH: %s", got.body)
+	pr := e.Must(http.StatusOK, http.MethodPatch, other+api, map[string]any{"sku": map[string]any{"capacity": 20}})
+	e.WaitOperation(pr.Header.Get("Location"))
+	if got := e.Must(http.StatusOK, http.MethodGet, other+api, nil); props(t, got)["currentCapacity"] != 20.0 {
+		t.Errorf("after PATCH: %s", got.Body)
 	}
 
-	l := e.must(http.StatusOK, http.MethodGet, acct("dep")+"/deployments"+api, nil)
-	if strings.Count(string(l.body), `"type":"Microsoft.CognitiveServices/accounts/deployments"`) != 2 {
-		t.Errorf("list: %s", l.body)
+	l := e.Must(http.StatusOK, http.MethodGet, acct("dep")+"/deployments"+api, nil)
+	if strings.Count(string(l.Body), `"type":"Microsoft.CognitiveServices/accounts/deployments"`) != 2 {
+		t.Errorf("list: %s", l.Body)
 	}
-	e.must(http.StatusOK, http.MethodDelete, path+api, nil)
-	e.must(http.StatusNotFound, http.MethodGet, path+api, nil)
+	e.Must(http.StatusOK, http.MethodDelete, path+api, nil)
+	e.Must(http.StatusNotFound, http.MethodGet, path+api, nil)
 
 	// Only Foundry and OpenAI accounts have deployments.
 	e.put(http.StatusCreated, acct("classic"), map[string]any{"location": "eastus", "kind": "CognitiveServices", "sku": map[string]any{"name": "S0"}})
 	e.expectRefused(acct("classic")+"/deployments/dd", deployment("Perimeter", "mock", "1", "Standard", 1), refusal{code: "DeploymentsNotSupportedForKind", mention: "'AIServices' or 'OpenAI'"})
-	e.must(http.StatusNotFound, http.MethodPut, acct("missing")+"/deployments/dd"+api, deployment("Perimeter", "mock", "1", "Standard", 1))
+	e.Must(http.StatusNotFound, http.MethodPut, acct("missing")+"/deployments/dd"+api, deployment("Perimeter", "mock", "1", "Standard", 1))
 }
 
 func TestProjects(t *testing.T) {
@@ -123,17 +123,17 @@ func TestProjects(t *testing.T) {
 	r := e.put(http.StatusCreated, acct("foundry")+"/projects/p1", project("East US"))
 	p := props(t, r)
 	if p["isDefault"] != true || p["displayName"] != "p1" || p["provisioningState"] != "Succeeded" {
-		t.Errorf("first project: %s", r.body)
+		t.Errorf("first project: %s", r.Body)
 	}
 	if eps := p["endpoints"].(map[string]any); eps["AI Foundry API"] != "https://foundry-1.services.ai.perimeter.localhost:8444/api/projects/p1" || eps["OpenAI Language Model Instance API"] != "https://foundry-1.openai.perimeter.localhost:8444/" {
 		t.Errorf("project endpoints: %v", eps)
 	}
-	if id := r.json(t)["identity"].(map[string]any); id["principalId"] == nil || id["tenantId"] != tenant {
+	if id := r.JSON(t)["identity"].(map[string]any); id["principalId"] == nil || id["tenantId"] != tenant {
 		t.Errorf("project identity: %v", id)
 	}
 	r = e.put(http.StatusCreated, acct("foundry")+"/projects/p2", project("eastus"))
 	if props(t, r)["isDefault"] != false {
-		t.Errorf("second project is default: %s", r.body)
+		t.Errorf("second project is default: %s", r.Body)
 	}
 	// Projects cannot be turned off while they exist.
 	e.expectRefused(acct("foundry"), account("foundry-1", map[string]any{"allowProjectManagement": false}),
@@ -141,17 +141,17 @@ func TestProjects(t *testing.T) {
 
 	// Deleting the default project hands the default to the next project
 	// written.
-	del := e.must(http.StatusAccepted, http.MethodDelete, acct("foundry")+"/projects/p1"+api, nil)
-	e.waitOperation(del.header.Get("Location"))
+	del := e.Must(http.StatusAccepted, http.MethodDelete, acct("foundry")+"/projects/p1"+api, nil)
+	e.WaitOperation(del.Header.Get("Location"))
 	r = e.put(http.StatusOK, acct("foundry")+"/projects/p2", project("eastus"))
 	if props(t, r)["isDefault"] != true {
-		t.Errorf("p2 after the default was deleted: %s", r.body)
+		t.Errorf("p2 after the default was deleted: %s", r.Body)
 	}
-	l := e.must(http.StatusOK, http.MethodGet, acct("foundry")+"/projects"+api, nil)
-	if !strings.Contains(string(l.body), `"name":"p2"`) || strings.Contains(string(l.body), `"name":"p1"`) {
-		t.Errorf("project list: %s", l.body)
+	l := e.Must(http.StatusOK, http.MethodGet, acct("foundry")+"/projects"+api, nil)
+	if !strings.Contains(string(l.Body), `"name":"p2"`) || strings.Contains(string(l.Body), `"name":"p1"`) {
+		t.Errorf("project list: %s", l.Body)
 	}
-	del = e.must(http.StatusAccepted, http.MethodDelete, acct("foundry")+"/projects/p2"+api, nil)
-	e.waitOperation(del.header.Get("Location"))
+	del = e.Must(http.StatusAccepted, http.MethodDelete, acct("foundry")+"/projects/p2"+api, nil)
+	e.WaitOperation(del.Header.Get("Location"))
 	e.put(http.StatusOK, acct("foundry"), account("foundry-1", map[string]any{"allowProjectManagement": false}))
 }

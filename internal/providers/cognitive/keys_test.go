@@ -16,10 +16,10 @@ import (
 type apiKeys struct{ Key1, Key2 string }
 
 func (e *env) listKeys(path string) apiKeys {
-	e.t.Helper()
+	e.T.Helper()
 	var k apiKeys
-	if err := json.Unmarshal(e.must(http.StatusOK, http.MethodPost, path+"/listKeys"+api, nil).body, &k); err != nil {
-		e.t.Fatal(err)
+	if err := json.Unmarshal(e.Must(http.StatusOK, http.MethodPost, path+"/listKeys"+api, nil).Body, &k); err != nil {
+		e.T.Fatal(err)
 	}
 	return k
 }
@@ -38,7 +38,7 @@ func TestKeys(t *testing.T) {
 
 	// regenerateKey Key2 changes key2 only, and answers both.
 	var regen apiKeys
-	_ = json.Unmarshal(e.must(http.StatusOK, http.MethodPost, acct("keys")+"/regenerateKey"+api, map[string]string{"keyName": "Key2"}).body, &regen)
+	_ = json.Unmarshal(e.Must(http.StatusOK, http.MethodPost, acct("keys")+"/regenerateKey"+api, map[string]string{"keyName": "Key2"}).Body, &regen)
 	if regen.Key1 != first.Key1 || regen.Key2 == first.Key2 || !hexKey.MatchString(regen.Key2) {
 		t.Fatalf("regenerate Key2: %+v, before %+v", regen, first)
 	}
@@ -46,7 +46,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("listKeys after regenerate: %+v, want %+v", now, regen)
 	}
 	var regen1 apiKeys
-	_ = json.Unmarshal(e.must(http.StatusOK, http.MethodPost, acct("keys")+"/regenerateKey"+api, map[string]string{"keyName": "key1"}).body, &regen1)
+	_ = json.Unmarshal(e.Must(http.StatusOK, http.MethodPost, acct("keys")+"/regenerateKey"+api, map[string]string{"keyName": "key1"}).Body, &regen1)
 	if regen1.Key1 == regen.Key1 || regen1.Key2 != regen.Key2 {
 		t.Fatalf("regenerate key1: %+v, before %+v", regen1, regen)
 	}
@@ -56,25 +56,25 @@ func TestKeys(t *testing.T) {
 		{``, "InvalidRequestContent", `{"keyName": "Key1"}`},
 		{`{"keyName": 1}`, "InvalidRequestContent", "keyName"},
 	} {
-		before := e.revision()
-		r := e.must(http.StatusBadRequest, http.MethodPost, acct("keys")+"/regenerateKey"+api, bad.body)
-		if got := r.armError(t); got.Code != bad.code || !strings.Contains(got.Message, bad.mention) {
+		before := e.Revision()
+		r := e.Must(http.StatusBadRequest, http.MethodPost, acct("keys")+"/regenerateKey"+api, bad.body)
+		if got := r.ARMError(t); got.Code != bad.code || !strings.Contains(got.Message, bad.mention) {
 			t.Errorf("regenerateKey %s: %+v", bad.body, got)
 		}
-		if e.revision() != before {
+		if e.Revision() != before {
 			t.Errorf("refused regenerateKey %s wrote to the store", bad.body)
 		}
 	}
-	e.must(http.StatusNotFound, http.MethodPost, acct("nope")+"/listKeys"+api, nil)
+	e.Must(http.StatusNotFound, http.MethodPost, acct("nope")+"/listKeys"+api, nil)
 
 	// The plaintext keys appear in no stored document and no change-feed
 	// entry: the store holds them sealed.
 	seen := []string{first.Key1, first.Key2, regen.Key2, regen1.Key1}
-	docs, err := e.st.List(t.Context(), store.ListOptions{})
+	docs, err := e.Store.List(t.Context(), store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := e.st.Changes(t.Context(), 0, 0)
+	changes, err := e.Store.Changes(t.Context(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestKeys(t *testing.T) {
 
 	// The account body never holds keys; the keys document opens only with
 	// the master key it was sealed with.
-	keysDoc, err := e.st.Get(t.Context(), cognitive.KeysID(acct("keys")))
+	keysDoc, err := e.Store.Get(t.Context(), cognitive.KeysID(acct("keys")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +112,11 @@ func TestKeys(t *testing.T) {
 	}
 
 	// With local authentication disabled, keys are refused, as in Azure.
-	pr := e.must(http.StatusOK, http.MethodPatch, acct("keys")+api, map[string]any{"properties": map[string]any{"disableLocalAuth": true}})
-	e.waitOperation(pr.header.Get("Location"))
+	pr := e.Must(http.StatusOK, http.MethodPatch, acct("keys")+api, map[string]any{"properties": map[string]any{"disableLocalAuth": true}})
+	e.WaitOperation(pr.Header.Get("Location"))
 	for _, action := range []string{"listKeys", "regenerateKey"} {
-		r := e.must(http.StatusBadRequest, http.MethodPost, acct("keys")+"/"+action+api, map[string]string{"keyName": "Key1"})
-		if got := r.armError(t); got.Code != "LocalAuthDisabled" || !strings.Contains(got.Message, "disableLocalAuth") {
+		r := e.Must(http.StatusBadRequest, http.MethodPost, acct("keys")+"/"+action+api, map[string]string{"keyName": "Key1"})
+		if got := r.ARMError(t); got.Code != "LocalAuthDisabled" || !strings.Contains(got.Message, "disableLocalAuth") {
 			t.Errorf("%s with local auth disabled: %+v", action, got)
 		}
 	}

@@ -22,8 +22,8 @@ func TestModelListings(t *testing.T) {
 			}
 		}
 	}
-	r := e.must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/eastus/models"+api, nil)
-	if err := json.Unmarshal(r.body, &loc); err != nil {
+	r := e.Must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/eastus/models"+api, nil)
+	if err := json.Unmarshal(r.Body, &loc); err != nil {
 		t.Fatal(err)
 	}
 	// The mock is always there, for both kinds that deploy models.
@@ -41,23 +41,23 @@ func TestModelListings(t *testing.T) {
 		}
 	}
 	if mock != 2 || len(loc.Value) != 6 {
-		t.Errorf("location models: %d entries, mock listed %d times: %s", len(loc.Value), mock, r.body)
+		t.Errorf("location models: %d entries, mock listed %d times: %s", len(loc.Value), mock, r.Body)
 	}
-	e.must(http.StatusNotFound, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/atlantis/models"+api, nil)
-	e.must(http.StatusBadRequest, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/eastus/models?api-version=1999-01-01", nil)
+	e.Must(http.StatusNotFound, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/atlantis/models"+api, nil)
+	e.Must(http.StatusBadRequest, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/locations/eastus/models?api-version=1999-01-01", nil)
 
 	// An account lists what it can deploy.
 	e.put(http.StatusCreated, acct("models"), account("models-test", nil))
 	var am struct {
 		Value []struct{ Format, Name, Version string }
 	}
-	_ = json.Unmarshal(e.must(http.StatusOK, http.MethodGet, acct("models")+"/models"+api, nil).body, &am)
+	_ = json.Unmarshal(e.Must(http.StatusOK, http.MethodGet, acct("models")+"/models"+api, nil).Body, &am)
 	if len(am.Value) != 3 || am.Value[0].Format != "Perimeter" || am.Value[0].Name != "mock" {
 		t.Errorf("account models: %+v", am.Value)
 	}
 	e.put(http.StatusCreated, acct("classic"), map[string]any{"location": "eastus", "kind": "Face", "sku": map[string]any{"name": "F0"}})
-	if r := e.must(http.StatusOK, http.MethodGet, acct("classic")+"/models"+api, nil); string(r.body) != `{"value":[]}` {
-		t.Errorf("a kind without deployments lists models: %s", r.body)
+	if r := e.Must(http.StatusOK, http.MethodGet, acct("classic")+"/models"+api, nil); string(r.Body) != `{"value":[]}` {
+		t.Errorf("a kind without deployments lists models: %s", r.Body)
 	}
-	e.must(http.StatusNotFound, http.MethodGet, acct("missing")+"/models"+api, nil)
+	e.Must(http.StatusNotFound, http.MethodGet, acct("missing")+"/models"+api, nil)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/perimeterhq/perimeter/internal/arm"
 )
 
 func ipRules(values ...string) []map[string]any {
@@ -36,32 +38,32 @@ type refusal struct {
 
 // expectRefused sends a PUT and checks the refusal and that nothing was
 // written: the store revision and the stored resource are unchanged.
-func (e *env) expectRefused(path string, body any, want refusal) armError {
-	e.t.Helper()
-	before := e.revision()
-	old := e.do(http.MethodGet, path+api, nil)
-	r := e.do(http.MethodPut, path+api, body)
+func (e *env) expectRefused(path string, body any, want refusal) arm.Error {
+	e.T.Helper()
+	before := e.Revision()
+	old := e.Do(http.MethodGet, path+api, nil)
+	r := e.Do(http.MethodPut, path+api, body)
 	if want.status == 0 {
 		want.status = http.StatusBadRequest
 	}
-	if r.status != want.status {
-		e.t.Fatalf("status %d, want %d: %s", r.status, want.status, r.body)
+	if r.Status != want.status {
+		e.T.Fatalf("status %d, want %d: %s", r.Status, want.status, r.Body)
 	}
-	got := r.armError(e.t)
+	got := r.ARMError(e.T)
 	if got.Code != want.code {
-		e.t.Errorf("code %s, want %s: %s", got.Code, want.code, r.body)
+		e.T.Errorf("code %s, want %s: %s", got.Code, want.code, r.Body)
 	}
 	if got.Target != want.target {
-		e.t.Errorf("target %q, want %q: %s", got.Target, want.target, r.body)
+		e.T.Errorf("target %q, want %q: %s", got.Target, want.target, r.Body)
 	}
 	if !strings.Contains(got.Message, want.mention) {
-		e.t.Errorf("message does not mention %q: %s", want.mention, got.Message)
+		e.T.Errorf("message does not mention %q: %s", want.mention, got.Message)
 	}
-	if after := e.revision(); after != before {
-		e.t.Errorf("refused write changed the store (revision %d -> %d)", before, after)
+	if after := e.Revision(); after != before {
+		e.T.Errorf("refused write changed the store (revision %d -> %d)", before, after)
 	}
-	if now := e.do(http.MethodGet, path+api, nil); now.status != old.status || string(now.body) != string(old.body) {
-		e.t.Errorf("refused write changed the resource:\nbefore %d %s\nafter  %d %s", old.status, old.body, now.status, now.body)
+	if now := e.Do(http.MethodGet, path+api, nil); now.Status != old.Status || string(now.Body) != string(old.Body) {
+		e.T.Errorf("refused write changed the resource:\nbefore %d %s\nafter  %d %s", old.Status, old.Body, now.Status, now.Body)
 	}
 	return got
 }
@@ -107,14 +109,14 @@ func TestIPRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			body := account("fw-test", denyWith(ipRules(tt.rules...), nil))
 			e.expectRefused(acct("fw"), body, tt.want) // an update
 			body = account("fw-new", denyWith(ipRules(tt.rules...), nil))
 			e.expectRefused(acct("fw-new"), body, tt.want) // a create
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// Every problem is listed in details, the first as the error.
 	got := e.expectRefused(acct("fw"), account("fw-test", denyWith(ipRules("10.0.0.1", "8.8.8.8", "::1", "1.2.3.4/32"), nil)),
@@ -150,11 +152,11 @@ func TestNetworkRuleEnums(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(acct("en"), account("en-test", tt.props), tt.want)
 		})
 	}
-	e.t = t
+	e.T = t
 	// Enums are case-insensitive and stored in their canonical spelling.
 	r := e.put(http.StatusOK, acct("en"), account("en-test", map[string]any{
 		"publicNetworkAccess": "disabled",
@@ -166,7 +168,7 @@ func TestNetworkRuleEnums(t *testing.T) {
 		t.Errorf("stored: %v", p)
 	}
 	// PATCH of one networkAcls field keeps the others (JSON merge patch).
-	r = e.must(http.StatusOK, http.MethodPatch, acct("en")+api, map[string]any{"properties": map[string]any{"networkAcls": map[string]any{"bypass": "None"}}})
+	r = e.Must(http.StatusOK, http.MethodPatch, acct("en")+api, map[string]any{"properties": map[string]any{"networkAcls": map[string]any{"bypass": "None"}}})
 	acls = props(t, r)["networkAcls"].(map[string]any)
 	if acls["defaultAction"] != "Deny" || acls["bypass"] != "None" {
 		t.Errorf("after PATCH: %v", acls)
@@ -207,11 +209,11 @@ func TestVirtualNetworkRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(acct("vn"), account("vn-test", denyWith(nil, tt.rules)), tt.want)
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// The endpoint present: Succeeded. Missing but ignored: kept, Failed.
 	// Ids are stored in canonical casing.
@@ -226,31 +228,31 @@ func TestVirtualNetworkRules(t *testing.T) {
 	}
 
 	// A subnet in use by a rule cannot be deleted, nor its network.
-	del := e.must(http.StatusConflict, http.MethodDelete, withEndpoint+netAPI, nil).armError(t)
+	del := e.Must(http.StatusConflict, http.MethodDelete, withEndpoint+netAPI, nil).ARMError(t)
 	if del.Code != "InUseSubnetCannotBeDeleted" || !strings.Contains(del.Message, "/accounts/vn") {
 		t.Errorf("delete of a subnet in use: %+v", del)
 	}
-	users, err := e.srv.ReferencedBy(t.Context(), without)
+	users, err := e.Server.ReferencedBy(t.Context(), without)
 	if err != nil || len(users) != 1 {
 		t.Errorf("a rule with ignoreMissingVnetServiceEndpoint must reference its subnet too: %v %v", users, err)
 	}
 
 	// A subnet in another subscription of the installation, once that
 	// subscription registered the provider.
-	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub2+"/providers/Microsoft.CognitiveServices/register"+rgAPI, nil)
+	e.RegisterIn(sub2, "Microsoft.CognitiveServices")
 	r = e.put(http.StatusOK, acct("vn"), account("vn-test", denyWith(nil, []map[string]any{rule(otherSub, false)})))
 	if got := props(t, r)["networkAcls"].(map[string]any)["virtualNetworkRules"].([]any); len(got) != 1 || got[0].(map[string]any)["state"] != "Succeeded" {
 		t.Errorf("cross-subscription rule: %v", got)
 	}
 	// Dropping the rules frees the subnets.
-	e.must(http.StatusOK, http.MethodDelete, withEndpoint+netAPI, nil)
+	e.Must(http.StatusOK, http.MethodDelete, withEndpoint+netAPI, nil)
 	e.put(http.StatusOK, acct("vn"), account("vn-test", nil))
-	e.must(http.StatusOK, http.MethodDelete, otherSub+netAPI, nil)
+	e.Must(http.StatusOK, http.MethodDelete, otherSub+netAPI, nil)
 
 	// Deleting the account releases its references.
 	e.put(http.StatusOK, acct("vn"), account("vn-test", denyWith(nil, []map[string]any{rule(without, true)})))
 	e.del(acct("vn"))
-	e.must(http.StatusOK, http.MethodDelete, without+netAPI, nil)
+	e.Must(http.StatusOK, http.MethodDelete, without+netAPI, nil)
 }
 
 func TestNetworkRulesNeedCustomSubdomain(t *testing.T) {
@@ -261,7 +263,7 @@ func TestNetworkRulesNeedCustomSubdomain(t *testing.T) {
 	// A classic kind without a subdomain is fine while it restricts nothing.
 	r := e.put(http.StatusCreated, acct("classic"), classic(map[string]any{"networkAcls": map[string]any{"defaultAction": "Allow"}}))
 	if _, has := props(t, r)["endpoint"]; has {
-		t.Errorf("an account without a custom subdomain has no endpoint here: %s", r.body)
+		t.Errorf("an account without a custom subdomain has no endpoint here: %s", r.Body)
 	}
 	e.expectRefused(acct("classic"), classic(denyWith(ipRules("124.56.78.91"), nil)),
 		refusal{code: "CustomSubDomainNameRequired", target: "properties.customSubDomainName", mention: "Network rules"})

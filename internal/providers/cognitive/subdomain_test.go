@@ -10,7 +10,7 @@ import (
 
 func TestCustomSubdomain(t *testing.T) {
 	e := newEnv(t)
-	e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub2+"/providers/Microsoft.CognitiveServices/register"+rgAPI, nil)
+	e.RegisterIn(sub2, "Microsoft.CognitiveServices")
 	e.put(http.StatusCreated, acct("first"), account("shared-name", nil))
 
 	invalid := []struct{ name, mention string }{
@@ -24,11 +24,11 @@ func TestCustomSubdomain(t *testing.T) {
 	}
 	for _, tt := range invalid {
 		t.Run("invalid "+tt.name, func(t *testing.T) {
-			e.t = t
+			e.T = t
 			e.expectRefused(acct("second"), account(tt.name, nil), refusal{code: "InvalidCustomSubDomainName", target: "properties.customSubDomainName", mention: tt.mention})
 		})
 	}
-	e.t = t
+	e.T = t
 
 	// Unique across groups and subscriptions, ignoring case.
 	for _, path := range []string{acct("second"), accountPath(sub, "other", "second"), accountPath(sub2, "rg", "second")} {
@@ -49,8 +49,8 @@ func TestCustomSubdomain(t *testing.T) {
 
 	// checkDomainAvailability.
 	check := func(name string) map[string]any {
-		return e.must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub2+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api,
-			map[string]any{"subdomainName": name, "type": "Microsoft.CognitiveServices/accounts", "kind": "AIServices"}).json(t)
+		return e.Must(http.StatusOK, http.MethodPost, "/subscriptions/"+sub2+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api,
+			map[string]any{"subdomainName": name, "type": "Microsoft.CognitiveServices/accounts", "kind": "AIServices"}).JSON(t)
 	}
 	if got := check("Shared-Name"); got["isSubdomainAvailable"] != false || !strings.Contains(fmt.Sprint(got["reason"]), "already used") || got["kind"] != "AIServices" || got["subdomainName"] != "Shared-Name" {
 		t.Errorf("taken name: %v", got)
@@ -61,11 +61,11 @@ func TestCustomSubdomain(t *testing.T) {
 	if got := check("bad_name"); got["isSubdomainAvailable"] != false || !strings.Contains(fmt.Sprint(got["reason"]), "'_'") {
 		t.Errorf("invalid name: %v", got)
 	}
-	bad := e.must(http.StatusBadRequest, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api, map[string]any{"type": "Microsoft.CognitiveServices/accounts"}).armError(t)
+	bad := e.Must(http.StatusBadRequest, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api, map[string]any{"type": "Microsoft.CognitiveServices/accounts"}).ARMError(t)
 	if bad.Target != "subdomainName" {
 		t.Errorf("missing subdomainName: %+v", bad)
 	}
-	e.must(http.StatusBadRequest, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api, map[string]any{"subdomainName": "x1", "type": "Microsoft.Storage/storageAccounts"})
+	e.Must(http.StatusBadRequest, http.MethodPost, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/checkDomainAvailability"+api, map[string]any{"subdomainName": "x1", "type": "Microsoft.Storage/storageAccounts"})
 
 	// Deleting the holder frees the name at once, in any subscription.
 	e.del(acct("first"))
@@ -86,8 +86,8 @@ func TestSubdomainRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.do(http.MethodPut, acct(fmt.Sprintf("racer-%d", i))+api, account("contested", nil))
-			status[i] = r.status
+			r := e.Do(http.MethodPut, acct(fmt.Sprintf("racer-%d", i))+api, account("contested", nil))
+			status[i] = r.Status
 		}()
 	}
 	wg.Wait()
@@ -104,8 +104,8 @@ func TestSubdomainRace(t *testing.T) {
 	if created != 1 {
 		t.Fatalf("%d accounts got the same subdomain (statuses %v)", created, status)
 	}
-	l := e.must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/accounts"+api, nil)
-	if c := strings.Count(string(l.body), `"customSubDomainName":"contested"`); c != 1 {
-		t.Fatalf("%d stored accounts hold the name: %s", c, l.body)
+	l := e.Must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/providers/Microsoft.CognitiveServices/accounts"+api, nil)
+	if c := strings.Count(string(l.Body), `"customSubDomainName":"contested"`); c != 1 {
+		t.Fatalf("%d stored accounts hold the name: %s", c, l.Body)
 	}
 }

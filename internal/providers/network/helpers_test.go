@@ -33,7 +33,7 @@ func TestOverlapsDockerBridge(t *testing.T) {
 
 func TestSubnetServiceEndpoints(t *testing.T) {
 	e := newEnv(t)
-	e.must(http.StatusCreated, http.MethodPut, vnetID("vnet")+netAPI, vnetBody([]string{"10.0.0.0/16"},
+	e.Must(http.StatusCreated, http.MethodPut, vnetID("vnet")+netAPI, vnetBody([]string{"10.0.0.0/16"},
 		subnet("ai", "10.0.0.0/24", map[string]any{"serviceEndpoints": []any{
 			map[string]any{"service": "microsoft.cognitiveservices"}, map[string]any{"service": "Microsoft.Storage"}}}),
 		subnet("plain", "10.0.1.0/24")))
@@ -48,7 +48,7 @@ func TestSubnetServiceEndpoints(t *testing.T) {
 		{subnetID("vnet", "missing"), nil, false},
 		{vnetID("vnet"), nil, false}, // not a subnet
 	} {
-		got, found, err := network.SubnetServiceEndpoints(ctx, e.st, tc.id)
+		got, found, err := network.SubnetServiceEndpoints(ctx, e.Store, tc.id)
 		if err != nil || found != tc.found || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("SubnetServiceEndpoints(%s) = %v, %v, %v; want %v, %v", tc.id, got, found, err, tc.want, tc.found)
 		}

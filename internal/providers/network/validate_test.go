@@ -14,8 +14,8 @@ func TestRefusals(t *testing.T) {
 	e := newEnv(t)
 	// "base" has 10.0.0.0/16 with subnets a (10.0.0.0/24) and b (10.0.1.0/24).
 	baseBody := vnetBody([]string{"10.0.0.0/16"}, subnet("a", "10.0.0.0/24"), subnet("b", "10.0.1.0/24"))
-	e.must(http.StatusCreated, http.MethodPut, vnetID("base")+netAPI, baseBody)
-	baseBefore := e.must(http.StatusOK, http.MethodGet, vnetID("base")+netAPI, nil).body
+	e.Must(http.StatusCreated, http.MethodPut, vnetID("base")+netAPI, baseBody)
+	baseBefore := e.Must(http.StatusOK, http.MethodGet, vnetID("base")+netAPI, nil).Body
 
 	v16 := []string{"10.0.0.0/16"}
 	tests := []struct {
@@ -128,26 +128,26 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.revision()
-			r := e.do(http.MethodPut, tc.path+netAPI, tc.body)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			before := e.Revision()
+			r := e.Do(http.MethodPut, tc.path+netAPI, tc.body)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
 			}
-			ae := r.armError(t)
+			ae := r.ARMError(t)
 			if ae.Code != tc.code || ae.Target != tc.target {
 				t.Errorf("code %q target %q, want %q %q: %s", ae.Code, ae.Target, tc.code, tc.target, ae.Message)
 			}
 			if !strings.Contains(ae.Message, tc.mention) {
 				t.Errorf("message %q does not mention %q", ae.Message, tc.mention)
 			}
-			if after := e.revision(); after != before {
+			if after := e.Revision(); after != before {
 				t.Errorf("a refused request wrote to the store (revision %d -> %d)", before, after)
 			}
 		})
 	}
-	e.must(http.StatusNotFound, http.MethodGet, vnetID("vn")+netAPI, nil)
-	e.must(http.StatusNotFound, http.MethodGet, subnetID("base", "c")+netAPI, nil)
-	if after := e.must(http.StatusOK, http.MethodGet, vnetID("base")+netAPI, nil).body; string(after) != string(baseBefore) {
+	e.Must(http.StatusNotFound, http.MethodGet, vnetID("vn")+netAPI, nil)
+	e.Must(http.StatusNotFound, http.MethodGet, subnetID("base", "c")+netAPI, nil)
+	if after := e.Must(http.StatusOK, http.MethodGet, vnetID("base")+netAPI, nil).Body; string(after) != string(baseBefore) {
 		t.Errorf("refused requests changed the network:\nbefore %s\nafter  %s", baseBefore, after)
 	}
 }
@@ -157,12 +157,12 @@ func TestAcceptedVariants(t *testing.T) {
 	e := newEnv(t)
 	// Dual stack, /29, both prefix properties agreeing, enum casing, and
 	// 172.17.0.0/16 (only a CLI warning).
-	r := e.must(http.StatusCreated, http.MethodPut, vnetID("vn")+netAPI, vnetBody([]string{"10.0.0.0/16", "fd00:db8::/48", "172.17.0.0/16"},
+	r := e.Must(http.StatusCreated, http.MethodPut, vnetID("vn")+netAPI, vnetBody([]string{"10.0.0.0/16", "fd00:db8::/48", "172.17.0.0/16"},
 		map[string]any{"name": "dual", "properties": map[string]any{"addressPrefixes": []string{"10.0.0.0/24", "fd00:db8::/64"}}},
 		subnet("tiny", "10.0.1.0/29", map[string]any{"addressPrefixes": []string{"10.0.1.0/29"}, "privateEndpointNetworkPolicies": "enabled"}),
 		subnet("docker", "172.17.0.0/24", map[string]any{"serviceEndpoints": []any{map[string]any{"service": "microsoft.cognitiveservices"}}}),
 	))
-	props := r.json(t)["properties"].(map[string]any)
+	props := r.JSON(t)["properties"].(map[string]any)
 	subnets := props["subnets"].([]any)
 	if len(subnets) != 3 {
 		t.Fatalf("subnets: %v", subnets)
@@ -181,16 +181,16 @@ func TestAcceptedVariants(t *testing.T) {
 	}
 	// Echoing a GET back (read-only fields included) is a valid PUT and
 	// changes no subnet.
-	got := e.must(http.StatusOK, http.MethodGet, vnetID("vn")+netAPI, nil)
-	etag := e.must(http.StatusOK, http.MethodGet, subnetID("vn", "dual")+netAPI, nil).header.Get("ETag")
-	e.must(http.StatusOK, http.MethodPut, vnetID("vn")+netAPI, string(got.body))
-	if again := e.must(http.StatusOK, http.MethodGet, subnetID("vn", "dual")+netAPI, nil).header.Get("ETag"); again != etag {
+	got := e.Must(http.StatusOK, http.MethodGet, vnetID("vn")+netAPI, nil)
+	etag := e.Must(http.StatusOK, http.MethodGet, subnetID("vn", "dual")+netAPI, nil).Header.Get("ETag")
+	e.Must(http.StatusOK, http.MethodPut, vnetID("vn")+netAPI, string(got.Body))
+	if again := e.Must(http.StatusOK, http.MethodGet, subnetID("vn", "dual")+netAPI, nil).Header.Get("ETag"); again != etag {
 		t.Errorf("PUT of an unchanged network rewrote its subnet (ETag %s -> %s)", etag, again)
 	}
 	// Networks are listed by resource group and by subscription.
 	for _, scope := range []string{"/subscriptions/" + sub + "/resourceGroups/" + group, "/subscriptions/" + sub} {
 		var page struct{ Value []map[string]any }
-		if err := json.Unmarshal(e.must(http.StatusOK, http.MethodGet, scope+"/providers/Microsoft.Network/virtualNetworks"+netAPI, nil).body, &page); err != nil {
+		if err := json.Unmarshal(e.Must(http.StatusOK, http.MethodGet, scope+"/providers/Microsoft.Network/virtualNetworks"+netAPI, nil).Body, &page); err != nil {
 			t.Fatal(err)
 		}
 		if len(page.Value) != 1 || page.Value[0]["name"] != "vn" || page.Value[0]["etag"] == nil {
@@ -198,9 +198,9 @@ func TestAcceptedVariants(t *testing.T) {
 		}
 	}
 	// Earlier api-versions are served with the same shape.
-	e.must(http.StatusOK, http.MethodGet, vnetID("vn")+"?api-version=2023-04-01", nil)
-	e.must(http.StatusOK, http.MethodGet, subnetID("vn", "tiny")+"?api-version=2024-07-01", nil)
-	if code := e.must(http.StatusBadRequest, http.MethodGet, vnetID("vn")+"?api-version=2099-01-01", nil).armError(t).Code; code != "InvalidApiVersionParameter" {
+	e.Must(http.StatusOK, http.MethodGet, vnetID("vn")+"?api-version=2023-04-01", nil)
+	e.Must(http.StatusOK, http.MethodGet, subnetID("vn", "tiny")+"?api-version=2024-07-01", nil)
+	if code := e.Must(http.StatusBadRequest, http.MethodGet, vnetID("vn")+"?api-version=2099-01-01", nil).ARMError(t).Code; code != "InvalidApiVersionParameter" {
 		t.Errorf("unknown api-version: %s", code)
 	}
 }

@@ -167,6 +167,12 @@ func TestAccountValidation(t *testing.T) {
 		{"single-label FQDN", acct("a1"), with(func(b map[string]any) { b["properties"].(map[string]any)["allowedFqdnList"] = []string{"intranet"} }),
 			refusal{code: "InvalidAllowedFqdn", target: "properties.allowedFqdnList[0]", mention: "fully qualified"}},
 		{"location missing", acct("a1"), with(func(b map[string]any) { delete(b, "location") }), refusal{code: "LocationRequired", target: "location", mention: "location"}},
+		{"customer-managed keys", acct("a1"), with(func(b map[string]any) {
+			b["properties"].(map[string]any)["encryption"] = map[string]any{"keySource": "Microsoft.KeyVault", "keyVaultProperties": map[string]any{"keyName": "k"}}
+		}), refusal{code: "UnsupportedProperty", target: "properties.encryption", mention: "customer-managed keys"}},
+		{"user-owned storage", acct("a1"), with(func(b map[string]any) {
+			b["properties"].(map[string]any)["userOwnedStorage"] = []any{map[string]any{"resourceId": "/subscriptions/x/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/s"}}
+		}), refusal{code: "UnsupportedProperty", target: "properties.userOwnedStorage", mention: "Remove it"}},
 		{"name too short", acct("a"), account("valid-sub", nil), refusal{code: "InvalidResourceName", mention: "2 to 64"}},
 		{"name starting with a hyphen", acct("-a"), account("valid-sub", nil), refusal{code: "InvalidResourceName", mention: "starting with a letter or digit"}},
 	}

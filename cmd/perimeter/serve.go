@@ -46,6 +46,8 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")
 	f.StringVar(&cfg.ModelsFile, "models", "", "model catalog file (JSON) listing OpenAI-compatible upstreams; the built-in mock model is always available")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key that encrypts secrets in the store (default DATA-DIR/master.key; replicas must share it)")
+	f.StringVar(&cfg.AccessLogFile, "access-log", "", "also write the access log as JSON lines to this file (- for standard output)")
+	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	return cmd
 }

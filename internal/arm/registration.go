@@ -20,7 +20,7 @@ const (
 
 // alwaysRegistered are namespaces every subscription can use without
 // registering, as in Azure.
-var alwaysRegistered = [...]string{"Microsoft.Resources", "Microsoft.Features", "Microsoft.Authorization"}
+var alwaysRegistered = [...]string{"Microsoft.Resources", "Microsoft.Features", "Microsoft.Authorization", "Perimeter.Diagnostics"}
 
 // AlwaysRegistered reports whether a namespace needs no registration.
 func AlwaysRegistered(ns string) bool {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/perimeterhq/perimeter/internal/secrets"
 )
@@ -50,6 +51,12 @@ type Config struct {
 	// the store. Empty means DataDir/master.key, created on first start.
 	// Replicas sharing a PostgreSQL store must share this file.
 	MasterKeyFile string
+	// AccessLogFile, when set, also writes the access log as JSON lines to
+	// this file ("-" for standard output). Empty writes none.
+	AccessLogFile string
+	// AccessLogRetention is how long the store keeps access log records.
+	// Zero means 7 days; negative keeps them forever.
+	AccessLogRetention time.Duration
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }

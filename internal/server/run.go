@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"log/slog"
 	"net"
@@ -22,10 +23,12 @@ import (
 
 	"github.com/perimeterhq/perimeter/internal/atomicfile"
 
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/models"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
+	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/secrets"
@@ -76,6 +79,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	// Both stores keep the access log beside the documents.
+	logSink, _ := st.(accesslog.Sink)
 
 	ca, err := tlsca.LoadOrCreate(cfg.DataDir)
 	if err != nil {
@@ -142,6 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 	providers := [][]arm.Kind{
 		resources.Kinds(control, resources.PreviewFeatures),
 		network.Kinds(control),
+		diagnostics.Kinds(control, logSink),
 		cognitive.Kinds(control, cognitive.Config{
 			Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
 		}),
@@ -172,6 +178,28 @@ func Run(ctx context.Context, cfg Config) error {
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
 	adminSrv := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "admin")}
+
+	// The access log: every data-plane decision, written in batches to the
+	// store (and as JSON lines with --access-log). Closed after the data
+	// planes have drained (deferred, so before the store closes).
+	var logJSON io.Writer
+	if cfg.AccessLogFile != "" {
+		w, err := accesslog.OpenJSON(cfg.AccessLogFile)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		logJSON = w
+	}
+	accessLog := accesslog.New(accesslog.Config{Sink: logSink, JSON: logJSON, Retention: cfg.AccessLogRetention, Registry: registry, Logger: log})
+	go func() { _ = accessLog.Run(context.WithoutCancel(ctx)) }()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := accessLog.Close(cctx); err != nil {
+			log.Warn("access log not flushed at shutdown", "err", err)
+		}
+	}()
 
 	// The data planes decide with a snapshot compiled from the store,
 	// recompiled on every change.

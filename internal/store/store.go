@@ -5,7 +5,9 @@
 //
 // Two implementations satisfy Store: store/sqlite (the embedded default) and
 // store/postgres (several replicas sharing one database). Both pass the same
-// conformance suite in store/storetest.
+// conformance suite in store/storetest. Both also keep the access log of
+// the data planes in a table of its own (accesslog.Sink): records are not
+// documents, and take no revision and no change-feed entry.
 package store
 
 import (

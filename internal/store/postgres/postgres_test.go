@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/postgres"
 	"github.com/perimeterhq/perimeter/internal/store/storetest"
@@ -83,6 +84,14 @@ func openURL(t *testing.T, u string) *postgres.Store {
 func TestConformance(t *testing.T) {
 	baseURL(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
+		_, u := newSchema(t)
+		return openURL(t, u)
+	})
+}
+
+func TestLogs(t *testing.T) {
+	baseURL(t)
+	storetest.RunLogs(t, func(t *testing.T) accesslog.Sink {
 		_, u := newSchema(t)
 		return openURL(t, u)
 	})

@@ -41,6 +41,25 @@ func migrations() []string {
 			revision bigint  NOT NULL
 		);
 		INSERT INTO meta (id, revision) VALUES (1, 0);`,
+		// 2: the access log (see logs.go). Records are not documents: no
+		// revision, no change feed. The JSON is kept whole; the columns
+		// beside it are what queries filter and order on.
+		`CREATE TABLE access_log (
+			seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			time         bigint NOT NULL,
+			subscription text COLLATE "C" NOT NULL,
+			resource     text COLLATE "C" NOT NULL,
+			result       text COLLATE "C" NOT NULL,
+			rule         text COLLATE "C" NOT NULL,
+			host         text COLLATE "C" NOT NULL,
+			deployment   text COLLATE "C" NOT NULL,
+			source       bytea,
+			record       bytea NOT NULL
+		);
+		CREATE INDEX access_log_time ON access_log (time, seq);
+		CREATE INDEX access_log_subscription ON access_log (subscription, time, seq);
+		CREATE INDEX access_log_resource ON access_log (resource, time, seq);
+		CREATE INDEX access_log_result ON access_log (result, time, seq);`,
 	}
 }
 

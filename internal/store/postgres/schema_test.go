@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/postgres"
 )
@@ -52,8 +53,8 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 			t.Fatalf("concurrent open: %v", err)
 		}
 	}
-	if n := adminInt(t, "SELECT count(*) FROM "+name+".schema_migrations"); n != 1 {
-		t.Fatalf("schema_migrations has %d rows, want 1", n)
+	if n := adminInt(t, "SELECT count(*) FROM "+name+".schema_migrations"); n != int64(postgres.SchemaVersion()) {
+		t.Fatalf("schema_migrations has %d rows, want %d", n, postgres.SchemaVersion())
 	}
 	if n := adminInt(t, "SELECT count(*) FROM "+name+".meta"); n != 1 {
 		t.Fatalf("meta has %d rows, want 1", n)
@@ -136,5 +137,32 @@ func TestOpenRejectsBadPoolSize(t *testing.T) {
 	if err == nil {
 		s.Close()
 		t.Fatal("opened with pool_max_conns=zero")
+	}
+}
+
+// TestUpgradeAddsAccessLog opens a schema left at version 1 (the release
+// before the access log) and checks that the access_log step runs and
+// keeps the documents.
+func TestUpgradeAddsAccessLog(t *testing.T) {
+	name, u := newSchema(t)
+	s, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := store.Put(t.Context(), s, store.Document{ID: "/keep", Type: "t", Body: []byte(`{}`)}, store.Precondition{}); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	s.Close()
+	admin(t, baseURL(t), "DROP TABLE "+name+".access_log")
+	admin(t, baseURL(t), "DELETE FROM "+name+".schema_migrations WHERE version > 1")
+	s2 := openURL(t, u)
+	if _, err := s2.Get(t.Context(), "/keep"); err != nil {
+		t.Fatalf("document lost in the upgrade: %v", err)
+	}
+	if err := s2.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "r", Result: accesslog.Allowed}}); err != nil {
+		t.Fatalf("append to the upgraded log: %v", err)
+	}
+	if n := adminInt(t, "SELECT max(version) FROM "+name+".schema_migrations"); n != int64(postgres.SchemaVersion()) {
+		t.Fatalf("schema version after upgrade = %d, want %d", n, postgres.SchemaVersion())
 	}
 }

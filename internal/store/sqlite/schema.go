@@ -33,6 +33,25 @@ func migrations() []string {
 			revision INTEGER NOT NULL
 		);
 		INSERT INTO meta (id, revision) VALUES (1, 0);`,
+		// 2: the access log (see logs.go). Records are not documents: no
+		// revision, no change feed. The JSON is kept whole; the columns
+		// beside it are what queries filter and order on.
+		`CREATE TABLE access_log (
+			seq          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+			time         INTEGER NOT NULL,
+			subscription TEXT    NOT NULL,
+			resource     TEXT    NOT NULL,
+			result       TEXT    NOT NULL,
+			rule         TEXT    NOT NULL,
+			host         TEXT    NOT NULL,
+			deployment   TEXT    NOT NULL,
+			source       BLOB,
+			record       BLOB    NOT NULL
+		);
+		CREATE INDEX access_log_time ON access_log (time, seq);
+		CREATE INDEX access_log_subscription ON access_log (subscription, time, seq);
+		CREATE INDEX access_log_resource ON access_log (resource, time, seq);
+		CREATE INDEX access_log_result ON access_log (result, time, seq);`,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/sqlite"
 )
@@ -53,8 +54,8 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("revision after reopening = (%d, %v), want %d", rev, err, d.Revision)
 	}
 	var versions int
-	if err := rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != 1 {
-		t.Fatalf("schema_migrations rows = (%d, %v), want 1 after opening twice", versions, err)
+	if err := rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != sqlite.SchemaVersion() {
+		t.Fatalf("schema_migrations rows = (%d, %v), want %d after opening twice", versions, err, sqlite.SchemaVersion())
 	}
 }
 
@@ -81,8 +82,8 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	}
 	var versions, metaRows int
 	db := rawDB(t, path)
-	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != 1 {
-		t.Fatalf("schema_migrations rows = (%d, %v), want 1", versions, err)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != sqlite.SchemaVersion() {
+		t.Fatalf("schema_migrations rows = (%d, %v), want %d", versions, err, sqlite.SchemaVersion())
 	}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM meta`).Scan(&metaRows); err != nil || metaRows != 1 {
 		t.Fatalf("meta rows = (%d, %v), want 1", metaRows, err)
@@ -115,5 +116,35 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "missing", "dir", "x.db")); err == nil {
 		t.Fatal("opened a path in a missing directory")
+	}
+}
+
+// TestUpgradeAddsAccessLog opens a database left at schema version 1 (the
+// release before the access log) and checks that the access_log step runs
+// and keeps the documents.
+func TestUpgradeAddsAccessLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "perimeter.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := store.Put(t.Context(), s, store.Document{ID: "/keep", Type: "t", Body: []byte(`{}`)}, store.Precondition{}); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	s.Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec(`DROP TABLE access_log; DELETE FROM schema_migrations WHERE version > 1`); err != nil {
+		t.Fatalf("roll the file back to version 1: %v", err)
+	}
+	s2 := openAt(t, path)
+	if _, err := s2.Get(t.Context(), "/keep"); err != nil {
+		t.Fatalf("document lost in the upgrade: %v", err)
+	}
+	if err := s2.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "r", Result: accesslog.Allowed}}); err != nil {
+		t.Fatalf("append to the upgraded log: %v", err)
+	}
+	var versions int
+	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&versions); err != nil || versions != sqlite.SchemaVersion() {
+		t.Fatalf("schema version after upgrade = (%d, %v), want %d", versions, err, sqlite.SchemaVersion())
 	}
 }

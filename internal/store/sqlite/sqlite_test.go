@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/sqlite"
 	"github.com/perimeterhq/perimeter/internal/store/storetest"
@@ -27,6 +28,12 @@ func openAt(t *testing.T, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "perimeter.db"))
+	})
+}
+
+func TestLogs(t *testing.T) {
+	storetest.RunLogs(t, func(t *testing.T) accesslog.Sink {
 		return openAt(t, filepath.Join(t.TempDir(), "perimeter.db"))
 	})
 }

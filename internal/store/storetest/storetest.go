@@ -3,7 +3,9 @@
 // crash-safety test (see Crash and CrashHelper).
 //
 // Run checks the single-store contract; RunShared checks two stores opened
-// on the same database, as several Perimeter processes would.
+// on the same database, as several Perimeter processes would; RunLogs
+// checks the access log the stores keep beside the documents
+// (accesslog.Sink).
 package storetest
 
 import (

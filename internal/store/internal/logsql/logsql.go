@@ -1,0 +1,88 @@
+// Package logsql builds the access-log queries that the SQLite and
+// PostgreSQL stores share, so both select and order records alike. The two
+// differ only in placeholders and in the substring function, which the
+// callers supply.
+package logsql
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/perimeterhq/perimeter/internal/accesslog"
+)
+
+// Insert is the column list of an insert; values follow in this order (see
+// Values).
+const Insert = `INSERT INTO access_log (time, subscription, resource, result, rule, host, deployment, source, record)`
+
+// Columns are the names of the inserted columns, in Insert's order.
+var Columns = []string{"time", "subscription", "resource", "result", "rule", "host", "deployment", "source", "record"}
+
+// Values returns the values of one record for Insert, in its order.
+func Values(c accesslog.Columns, record []byte) []any {
+	var source any // NULL without an address
+	if c.Source != nil {
+		source = c.Source
+	}
+	return []any{c.Time, c.Subscription, c.Resource, c.Result, c.Rule, c.Host, c.Deployment, source, record}
+}
+
+// Select returns the query of a filter, newest first: arg adds an argument
+// and returns its placeholder; contains renders "column contains the
+// argument" (SQLite: instr(col, arg) > 0, PostgreSQL: strpos(col, arg) > 0).
+// It selects seq and record.
+func Select(f accesslog.Filter, arg func(any) string, contains func(col, arg string) string) string {
+	var where []string
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	eq("subscription", f.Subscription)
+	eq("result", f.Result)
+	eq("host", f.Host)
+	eq("deployment", f.Deployment)
+	if f.Resource != "" {
+		// The resource itself or anything below it: ids between
+		// resource+"/" and resource+"0", '0' being the byte after '/'.
+		where = append(where, "(resource = "+arg(f.Resource)+" OR (resource > "+arg(f.Resource+"/")+" AND resource < "+arg(f.Resource+"0")+"))")
+	}
+	if f.Rule != "" {
+		where = append(where, contains("rule", arg(f.Rule)))
+	}
+	if f.SourceLo != nil {
+		where = append(where, "source BETWEEN "+arg(f.SourceLo)+" AND "+arg(f.SourceHi))
+	}
+	if f.From != 0 {
+		where = append(where, "time >= "+arg(f.From))
+	}
+	if f.To != 0 {
+		where = append(where, "time < "+arg(f.To))
+	}
+	if f.Before != 0 {
+		// Keyset on (time, seq), the order of results; the cursor is the
+		// seq of the last record seen, whose time is looked up. A cursor
+		// that no longer exists selects nothing (NULL compares false).
+		cursorTime := func() string {
+			return "(SELECT c.time FROM access_log c WHERE c.seq = " + arg(f.Before) + ")"
+		}
+		where = append(where, "time <= "+cursorTime()+" AND (time < "+cursorTime()+" OR seq < "+arg(f.Before)+")")
+	}
+	q := "SELECT seq, record FROM access_log"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return q + " ORDER BY time DESC, seq DESC LIMIT " + arg(f.Limit)
+}
+
+// PruneChunk is how many records one prune statement removes, so that a
+// large prune does not hold the write lock (SQLite) or a huge transaction
+// (PostgreSQL) for long.
+const PruneChunk = 5000
+
+// Prune returns the statement removing up to PruneChunk records older than
+// the argument (Unix nanoseconds), given its placeholder.
+func Prune(before string) string {
+	return `DELETE FROM access_log WHERE seq IN (SELECT seq FROM access_log WHERE time < ` + before +
+		` ORDER BY time, seq LIMIT ` + strconv.Itoa(PruneChunk) + `)`
+}

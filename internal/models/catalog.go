@@ -143,6 +143,19 @@ func (c *Catalog) Find(format, name, version string) (Model, bool) {
 	return Model{}, false
 }
 
+// WithMockUpstream returns a copy of the catalog whose mock is served at
+// url: the built-in mock runs as a loopback server, so the gateway reaches
+// it exactly as it reaches any other upstream.
+func (c *Catalog) WithMockUpstream(url string) *Catalog {
+	out := &Catalog{models: slices.Clone(c.models)}
+	for i := range out.models {
+		if out.models[i].IsMock() {
+			out.models[i].Upstream = url
+		}
+	}
+	return out
+}
+
 // All returns every model, the mock first.
 func (c *Catalog) All() []Model { return slices.Clone(c.models) }
 

@@ -75,3 +75,14 @@ func TestEnvCredential(t *testing.T) {
 		t.Fatal("unset variable accepted")
 	}
 }
+
+func TestWithMockUpstream(t *testing.T) {
+	c, _ := New(nil)
+	served := c.WithMockUpstream("http://127.0.0.1:9999/v1")
+	if m, _ := served.Find("Perimeter", "mock", "1"); m.Upstream != "http://127.0.0.1:9999/v1" {
+		t.Fatalf("mock upstream %q", m.Upstream)
+	}
+	if m, _ := c.Find("Perimeter", "mock", "1"); m.Upstream != "" {
+		t.Fatal("the original catalog changed")
+	}
+}

@@ -45,6 +45,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL: empty for SQLite in --data-dir, postgres://... for PostgreSQL")
 	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")
 	f.StringVar(&cfg.ModelsFile, "models", "", "model catalog file (JSON) listing OpenAI-compatible upstreams; the built-in mock model is always available")
+	f.DurationVar(&cfg.MockTokenDelay, "mock-token-delay", 0, "pause between tokens streamed by the built-in mock model (e.g. 20ms)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key that encrypts secrets in the store (default DATA-DIR/master.key; replicas must share it)")
 	f.StringVar(&cfg.AccessLogFile, "access-log", "", "also write the access log as JSON lines to this file (- for standard output)")
 	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")

@@ -47,6 +47,9 @@ type Config struct {
 	// OpenAI-compatible upstreams deployments may use. Empty means only the
 	// built-in mock model.
 	ModelsFile string
+	// MockTokenDelay is the pause between tokens the built-in mock model
+	// streams. Zero streams as fast as possible.
+	MockTokenDelay time.Duration
 	// MasterKeyFile holds the key that encrypts secrets (account keys) in
 	// the store. Empty means DataDir/master.key, created on first start.
 	// Replicas sharing a PostgreSQL store must share this file.

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/perimeterhq/perimeter/internal/mockmodel"
+
 	"github.com/perimeterhq/perimeter/internal/snapshot"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -106,6 +108,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The built-in mock model is a loopback server the gateway proxies to
+	// like any upstream.
+	mockLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for the mock model: %w", err)
+	}
+	mockSrv := &http.Server{Handler: mockmodel.Handler(mockmodel.Config{TokenDelay: cfg.MockTokenDelay}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "mock model")}
+	catalog = catalog.WithMockUpstream("http://" + hostPort(mockLn.Addr()) + "/v1")
 	box, err := secrets.LoadOrCreate(cfg.MasterKeyFile)
 	if err != nil {
 		return err
@@ -228,6 +238,7 @@ func Run(ctx context.Context, cfg Config) error {
 	serve("gateway", func() error { return gwSrv.ServeTLS(gwLn, "", "") })
 	serve("egress", func() error { return egSrv.Serve(egLn) })
 	serve("admin", func() error { return adminSrv.Serve(adminLn) })
+	serve("mock model", func() error { return mockSrv.Serve(mockLn) })
 	serve("dns", dnsSrv.wait)
 
 	ready := Ready{
@@ -251,7 +262,7 @@ func Run(ctx context.Context, cfg Config) error {
 	_ = os.Remove(filepath.Join(cfg.DataDir, ReadyFile))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	for _, s := range []*http.Server{armSrv, gwSrv, egSrv, adminSrv} {
+	for _, s := range []*http.Server{armSrv, gwSrv, egSrv, adminSrv, mockSrv} {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("listener did not drain in time", "err", err)
 		}

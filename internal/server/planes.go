@@ -9,18 +9,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// The data planes bind and answer now, and fail closed: until the gateway,
-// egress proxy and DNS server are built, nothing is let through.
-
-// gatewayHandler answers every data-plane request with 404: no account is
-// served yet.
-func gatewayHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, `{"error":{"code":"404","message":"Resource not found: no account is served at host '%s'."}}`+"\n", jsonSafe(r.Host))
-	})
-}
+// The egress proxy and the DNS server bind and answer now, and fail
+// closed: until they are built, nothing is let through.
 
 // egressHandler refuses every outbound request: no outbound rule allows
 // anything yet.

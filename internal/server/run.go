@@ -28,6 +28,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/accesslog"
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/ingress"
 	"github.com/perimeterhq/perimeter/internal/models"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
@@ -223,7 +224,13 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("no data-plane snapshot after 10s; the data planes refuse traffic until one compiles")
 	}
 
-	gwSrv := &http.Server{Handler: gatewayHandler(), TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "gateway")}
+	gateway, err := ingress.New(ingress.Config{
+		Snapshots: snapshots, Tokens: issuer, TrustedProxies: cfg.TrustedProxies,
+		Log: accessLog, Registry: registry, Logger: log.With("component", "ingress"),
+	})
+	if err != nil {
+		return err
+	}
 	egSrv := &http.Server{Handler: egressHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "egress")}
 
 	errc := make(chan error, 4)
@@ -235,7 +242,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	serve("control plane", func() error { return armSrv.ServeTLS(armLn, "", "") })
-	serve("gateway", func() error { return gwSrv.ServeTLS(gwLn, "", "") })
+	serve("gateway", func() error { return gateway.Serve(gwLn, tlsConfig.Clone()) })
 	serve("egress", func() error { return egSrv.Serve(egLn) })
 	serve("admin", func() error { return adminSrv.Serve(adminLn) })
 	serve("mock model", func() error { return mockSrv.Serve(mockLn) })
@@ -262,7 +269,10 @@ func Run(ctx context.Context, cfg Config) error {
 	_ = os.Remove(filepath.Join(cfg.DataDir, ReadyFile))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	for _, s := range []*http.Server{armSrv, gwSrv, egSrv, adminSrv, mockSrv} {
+	if err := gateway.Shutdown(sctx); err != nil {
+		log.Warn("gateway did not drain in time", "err", err)
+	}
+	for _, s := range []*http.Server{armSrv, egSrv, adminSrv, mockSrv} {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("listener did not drain in time", "err", err)
 		}

@@ -1,0 +1,365 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// upstream is where an allowed request goes and what it carries.
+type upstream struct {
+	target     *url.URL
+	body       []byte // the rewritten JSON body; nil for requests without one
+	credential string // the model server's API key, "" for none
+	webSocket  bool
+}
+
+// forward serves a deployment operation: find the deployment, rewrite the
+// body, and proxy to the model's upstream.
+func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
+	op := x.route.op
+	var doc map[string]json.RawMessage
+	name := x.route.deployment
+	if name != "" {
+		// The path or query names the deployment: refuse an unknown one
+		// before reading a body for it.
+		if err := g.findDeployment(x, name); err != nil {
+			return err
+		}
+	}
+	if op.JSONBody {
+		body, err := g.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		if doc, err = parseObject(body); err != nil {
+			return err
+		}
+	}
+	if x.deployment == nil {
+		// /openai/v1: the body's model names the deployment.
+		raw, ok := doc["model"]
+		if !ok || json.Unmarshal(raw, &name) != nil || name == "" {
+			return badRequest(CodeBadRequest, "The model parameter (the deployment name) is required.", "no deployment named in model")
+		}
+		x.rec.Deployment = truncate(name, maxHostLen)
+		if err := g.findDeployment(x, name); err != nil {
+			return err
+		}
+	}
+	dep := x.deployment
+	if op.Capability != "" && !slices.Contains(dep.Model.Capabilities, op.Capability) {
+		return &refusal{Status: http.StatusBadRequest, Code: "OperationNotSupported",
+			Message: fmt.Sprintf("The %s operation does not work with the specified model, %s. Please choose different model and try again.", op.Capability, dep.Model.Name),
+			Layer:   LayerRequest, LogCode: CodeOperationNotSupported, Reason: "the deployment's model lacks the capability " + op.Capability}
+	}
+
+	// The catalog names every upstream, the built-in mock's included (a
+	// loopback server); a model without one cannot be served.
+	base := dep.Model.Upstream
+	if base == "" {
+		g.metrics.upstreamErrors.WithLabelValues(upstreamUnavailable).Inc()
+		return upstreamFailure(http.StatusBadGateway, "the deployment's model has no upstream configured", nil)
+	}
+	target, err := upstreamURL(base, op.UpstreamPath)
+	if err != nil {
+		g.metrics.upstreamErrors.WithLabelValues(upstreamUnavailable).Inc()
+		return upstreamFailure(http.StatusBadGateway, "the model's upstream URL is unusable", err)
+	}
+	model := dep.Model.UpstreamModel
+	if model == "" {
+		model = dep.Model.Name
+	}
+	cred, err := dep.Model.ResolveCredential()
+	if err != nil {
+		g.metrics.upstreamErrors.WithLabelValues(upstreamCredential).Inc()
+		return upstreamFailure(http.StatusBadGateway, "the model server's credential could not be read", err)
+	}
+	x.up = upstream{target: target, credential: cred, webSocket: op.WebSocket}
+	if op.WebSocket {
+		target.RawQuery = url.Values{"model": {model}}.Encode()
+	}
+	if doc != nil {
+		if x.up.body, err = withModel(doc, model); err != nil {
+			return internalError(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+	defer cancel()
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
+	return nil
+}
+
+// findDeployment sets x.deployment, or refuses: deployments still being
+// created, or whose model left the catalog, serve nothing yet.
+func (g *Gateway) findDeployment(x *exchange, name string) error {
+	dep := x.account.Deployment(name)
+	switch {
+	case dep == nil:
+		return deploymentNotFound("the account has no deployment of that name")
+	case !dep.Ready:
+		return deploymentNotFound("the deployment is not ready (being created, or its model is not in the catalog)")
+	}
+	x.deployment = dep
+	x.rec.Deployment = dep.Name
+	return nil
+}
+
+func tooLarge(limit int64) *refusal {
+	return &refusal{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge",
+		Message: fmt.Sprintf("The request body is too large. The maximum is %d bytes.", limit),
+		Layer:   LayerRequest, LogCode: CodeBodyTooLarge, Reason: "the request body exceeds the limit"}
+}
+
+// readBody reads the request body, bounded in size and time: a declared
+// Content-Length over the limit was refused before; a chunked body is cut
+// at the limit; a client that trickles its body gets bodyReadTimeout.
+func (g *Gateway) readBody(w *statusWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	// A deadline left in place would cut a long stream off: the server
+	// keeps reading the connection in the background.
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	b, err := io.ReadAll(http.MaxBytesReader(w.ResponseWriter, r.Body, g.maxBody))
+	if err == nil {
+		return b, nil
+	}
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge(g.maxBody)
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, &refusal{Status: http.StatusRequestTimeout, Code: "RequestTimeout", Message: "The request body was not received in time.",
+			Layer: LayerRequest, LogCode: CodeBodyTimeout, Reason: "the client did not send its body in time"}
+	}
+	return nil, badRequest(CodeBadRequest, "The request body could not be read.", "reading the body failed: "+err.Error())
+}
+
+const msgBadJSON = "We could not parse the JSON body of your request. The API expects a JSON object."
+
+// parseObject reads a request body that must be one JSON object.
+func parseObject(body []byte) (map[string]json.RawMessage, error) {
+	var doc map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&doc); err != nil || doc == nil {
+		return nil, badRequest(CodeBadRequest, msgBadJSON, "the body is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest(CodeBadRequest, msgBadJSON, "the body holds more than one JSON value")
+	}
+	return doc, nil
+}
+
+// withModel returns doc with "model" set to the upstream's model name;
+// every other member passes through as the client wrote it.
+func withModel(doc map[string]json.RawMessage, model string) ([]byte, error) {
+	m, err := json.Marshal(model)
+	if err != nil {
+		return nil, err
+	}
+	doc["model"] = m
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// upstreamURL joins a model's upstream base URL and an operation path.
+func upstreamURL(base, path string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL without credentials", base)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u, nil
+}
+
+// newTransport is the transport to model servers.
+func newTransport(responseHeaderTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		// Never HTTP(S)_PROXY from the environment: the upstream is what
+		// the catalog says, reached directly.
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		// Usage is read from responses as they pass: ask for them plain.
+		DisableCompression: true,
+	}
+}
+
+func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:   g.rewrite,
+		Transport: transport,
+		// Every write is flushed at once: server-sent events pass through
+		// one by one, never held back.
+		FlushInterval:  -1,
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       slogLogger(g.log),
+	}
+}
+
+// clientHeaders are request headers that never reach a model server:
+// the client's credentials, and addresses only the gateway may state.
+// (ReverseProxy already drops hop-by-hop headers, Forwarded and
+// X-Forwarded-*.)
+var clientHeaders = []string{
+	headerAPIKey, headerSubscription, "Authorization", "Cookie", "Proxy-Authorization",
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",
+	"Forwarded", "X-Forwarded", "X-Forwarded-Port", "X-Forwarded-Server", "X-Original-Forwarded-For",
+	"Accept-Encoding",
+}
+
+// rewrite builds the upstream request: the catalog's URL, the rewritten
+// body, the model server's credential, and forwarding headers that say
+// what the gateway decided.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeFrom(pr.In.Context())
+	out := pr.Out
+	u := *x.up.target
+	out.URL, out.Host = &u, ""
+	h := out.Header
+	for _, k := range clientHeaders {
+		h.Del(k)
+	}
+	if !x.up.webSocket {
+		h.Del("Connection")
+		h.Del("Upgrade")
+	} else {
+		stripKeyProtocols(h)
+	}
+	if x.client.Addr.IsValid() {
+		h.Set("X-Forwarded-For", x.client.Addr.String())
+	}
+	h.Set("X-Forwarded-Host", x.host)
+	if pr.In.TLS != nil {
+		h.Set("X-Forwarded-Proto", "https")
+	} else {
+		h.Set("X-Forwarded-Proto", "http")
+	}
+	h.Set("X-Request-Id", x.id)
+	if x.up.credential != "" {
+		h.Set("Authorization", "Bearer "+x.up.credential)
+	}
+	if x.up.body != nil {
+		out.Body = io.NopCloser(bytes.NewReader(x.up.body))
+		out.ContentLength = int64(len(x.up.body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(x.up.body)), nil }
+		h.Set("Content-Length", strconv.Itoa(len(x.up.body)))
+		h.Set("Content-Type", "application/json")
+		h.Del("Transfer-Encoding")
+		out.TransferEncoding = nil
+	}
+}
+
+// stripKeyProtocols removes WebSocket subprotocols that carry a key
+// ("openai-insecure-api-key.KEY", as browsers send one).
+func stripKeyProtocols(h http.Header) {
+	var keep []string
+	for _, v := range h.Values("Sec-Websocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			if p != "" && !strings.HasPrefix(strings.ToLower(p), "openai-insecure-api-key") {
+				keep = append(keep, p)
+			}
+		}
+	}
+	h.Del("Sec-Websocket-Protocol")
+	if len(keep) > 0 {
+		h.Set("Sec-Websocket-Protocol", strings.Join(keep, ", "))
+	}
+}
+
+// errUpstreamRefused: the model server refused the gateway's credential.
+var errUpstreamRefused = errors.New("the model server refused the gateway's credential")
+
+// modifyResponse prepares the upstream's answer for the client: Azure's
+// headers instead of the upstream's, and usage read as it passes.
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	x := exchangeFrom(resp.Request.Context())
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusProxyAuthRequired {
+		return errUpstreamRefused
+	}
+	h := resp.Header
+	for _, k := range []string{headerRequestID, headerMSRequestID, headerHSTS, headerNoSniff, headerPolicyID, "Set-Cookie", "Www-Authenticate"} {
+		h.Del(k)
+	}
+	setCommonHeaders(h, x.id)
+	x.switched = resp.StatusCode == http.StatusSwitchingProtocols
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	switch mt {
+	case "text/event-stream":
+		resp.Body = &sseUsage{ReadCloser: resp.Body, u: &x.usage}
+	case "application/json":
+		resp.Body = &jsonUsage{ReadCloser: resp.Body, u: &x.usage}
+	}
+	return nil
+}
+
+func upstreamFailure(status int, reason string, cause error) *refusal {
+	e := &refusal{Status: status, Layer: LayerUpstream, Reason: reason, KeepDecision: true, cause: cause}
+	if status == http.StatusGatewayTimeout {
+		e.Code, e.Message, e.LogCode = "Timeout", msgUpstreamTimeout, CodeUpstreamTimeout
+	} else {
+		e.Code, e.Message, e.LogCode = "BadGateway", msgUpstreamDown, CodeUpstreamUnavailable
+	}
+	return e
+}
+
+// upstreamError is ReverseProxy's ErrorHandler: the model server failed
+// before its response began.
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	ctxErr := r.Context().Err()
+	if errors.Is(ctxErr, context.Canceled) {
+		x.clientGone = true
+		x.rec.Reason += "; the client went away: " + err.Error()
+		return
+	}
+	kind, status, reason := upstreamUnavailable, http.StatusBadGateway, "the model server could not be reached"
+	var op *net.OpError
+	var ne net.Error
+	switch {
+	case errors.Is(err, errUpstreamRefused):
+		kind, reason = upstreamRefused, "the model server refused the gateway's credential"
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		kind, status, reason = upstreamTimeout, http.StatusGatewayTimeout, "the model server did not finish within the upstream timeout"
+	case errors.As(err, &op) && op.Op == "dial":
+		// Down, even if the dial timed out.
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		kind, status, reason = upstreamTimeout, http.StatusGatewayTimeout, "the model server did not answer in time"
+	}
+	g.metrics.upstreamErrors.WithLabelValues(kind).Inc()
+	g.render(w, x, upstreamFailure(status, reason, err))
+}

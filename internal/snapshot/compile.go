@@ -153,9 +153,12 @@ func addAccounts(ctx context.Context, cfg SourceConfig, b *Builder) error {
 		if err := json.Unmarshal(d.Body, &sa); err != nil {
 			return fmt.Errorf("account %s: %w", d.ID, err)
 		}
-		// Only provisioned accounts serve traffic: one being created or
-		// deleted is not there yet, or any more.
-		if sa.Properties.ProvisioningState != "Succeeded" {
+		// An account being deleted serves no more. One being created or
+		// updated (Accepted while its operation runs) serves with the
+		// settings stored, which were validated when written: dropping it
+		// from the snapshot during every update would turn each firewall
+		// change into a moment of 404s.
+		if sa.Properties.ProvisioningState == "Deleting" {
 			continue
 		}
 		a, err := compileAccount(sa, cfg.BaseDomain)
@@ -269,7 +272,9 @@ func addDeployments(ctx context.Context, cfg SourceConfig, b *Builder) error {
 		if cfg.Catalog != nil {
 			if model, ok := cfg.Catalog.Find(m.Format, m.Name, m.Version); ok {
 				dep.Model = model
-				dep.Ready = sd.Properties.ProvisioningState == "Succeeded"
+				// As for accounts: a deployment being updated keeps serving.
+				state := sd.Properties.ProvisioningState
+				dep.Ready = state != "Deleting" && state != "Failed"
 			}
 		}
 		a.AddDeployment(dep)

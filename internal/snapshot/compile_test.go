@@ -143,6 +143,36 @@ func TestCompile(t *testing.T) {
 	}
 }
 
+// TestAccountsKeepServingWhileUpdated: an account whose update is being
+// provisioned (Accepted) still serves; one being deleted does not.
+func TestAccountsKeepServingWhileUpdated(t *testing.T) {
+	e := newEnv(t)
+	set := func(state string) {
+		doc, err := e.Store.Get(t.Context(), acctID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.Unmarshal(doc.Body, &body)
+		body["properties"].(map[string]any)["provisioningState"] = state
+		raw, _ := json.Marshal(body)
+		doc.Body = raw
+		if _, err := store.Put(t.Context(), e.Store, doc, store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for state, served := range map[string]bool{"Accepted": true, "Creating": true, "Succeeded": true, "Deleting": false} {
+		set(state)
+		snap, err := snapshot.Compile(t.Context(), e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := snap.Account(acctID) != nil; got != served {
+			t.Errorf("account in state %s served = %v, want %v", state, got, served)
+		}
+	}
+}
+
 // TestSubnetsWithTheSameRangeDecideNothing: two virtual networks may reuse
 // a range; an address in it does not say which subnet it came from.
 func TestSubnetsWithTheSameRangeDecideNothing(t *testing.T) {

@@ -24,20 +24,10 @@ import (
 func TestCognitiveAccountsWithAzureSDK(t *testing.T) {
 	in := start(t, t.TempDir())
 	ctx := t.Context()
-	subID := in.admin.SubscriptionID
 	poll := &runtime.PollUntilDoneOptions{Frequency: 100 * time.Millisecond}
 
-	groups, err := armresources.NewResourceGroupsClient(subID, in.credential(), in.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := groups.CreateOrUpdate(ctx, "ai-rg", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	factory, err := cs.NewClientFactory(subID, in.credential(), in.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	in.group("ai-rg", "eastus")
+	factory := in.cognitive()
 	accounts := factory.NewAccountsClient()
 
 	// Create: the endpoint is the gateway's, on the port ready.json names.

@@ -18,7 +18,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	cs "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/cognitiveservices/armcognitiveservices/v2"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
@@ -33,20 +32,10 @@ import (
 func TestGatewayWithOpenAISDK(t *testing.T) {
 	in := start(t, t.TempDir(), "--trusted-proxies", "127.0.0.1/32")
 	ctx := t.Context()
-	subID := in.admin.SubscriptionID
 	poll := &runtime.PollUntilDoneOptions{Frequency: 100 * time.Millisecond}
 
-	groups, err := armresources.NewResourceGroupsClient(subID, in.credential(), in.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := groups.CreateOrUpdate(ctx, "gw-rg", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	factory, err := cs.NewClientFactory(subID, in.credential(), in.armOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	in.group("gw-rg", "eastus")
+	factory := in.cognitive()
 	accounts := factory.NewAccountsClient()
 	created, err := accounts.BeginCreate(ctx, "gw-rg", "gw", cs.Account{
 		Kind: to.Ptr("AIServices"), Location: to.Ptr("eastus"), SKU: &cs.SKU{Name: to.Ptr("S0")},

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	cs "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/cognitiveservices/armcognitiveservices/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -265,4 +268,27 @@ func (in *instance) call(ctx context.Context, method, path, token string, body i
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
+}
+
+// group creates (or updates) a resource group with the SDK.
+func (in *instance) group(name, location string) {
+	in.t.Helper()
+	groups, err := armresources.NewResourceGroupsClient(in.admin.SubscriptionID, in.credential(), in.armOptions())
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	if _, err := groups.CreateOrUpdate(in.t.Context(), name, armresources.ResourceGroup{Location: &location}, nil); err != nil {
+		in.t.Fatalf("create resource group %s: %v", name, err)
+	}
+}
+
+// cognitive returns the armcognitiveservices clients for the admin's
+// subscription.
+func (in *instance) cognitive() *cs.ClientFactory {
+	in.t.Helper()
+	f, err := cs.NewClientFactory(in.admin.SubscriptionID, in.credential(), in.armOptions())
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return f
 }

@@ -204,6 +204,13 @@ run() {
 ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
 declare -A SAT HALF
+# PROFILE=FILE also records a CPU profile of the Perimeter process during
+# its saturation run (from /debug/pprof on the admin listener).
+if [[ -n "${PROFILE:-}" ]]; then
+	(sleep 1 && curl -sf "$(jq -r .admin "$READY")/debug/pprof/profile?seconds=$((${DURATION%s} - 2))" -o "$PROFILE") &
+	SAT[perimeter]=$(run perimeter "$CONNS" 0)
+	wait
+fi
 for t in direct perimeter nginx; do SAT[$t]=$(run "$t" "$CONNS" 0); done
 read -r prps _ <<<"${SAT[perimeter]}"
 RATE=$(awk -v r="$prps" 'BEGIN { printf "%d", r/2 }')

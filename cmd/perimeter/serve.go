@@ -11,7 +11,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	var cfg server.Config
-	var trusted, logFormat string
+	var trusted, logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane, gateway, DNS server and egress proxy in one process",
@@ -25,7 +25,11 @@ gracefully; a restart on the same directory keeps all state.`,
 			if cfg.TrustedProxies, err = server.ParseTrustedProxies(trusted); err != nil {
 				return err
 			}
-			opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageErrorf("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			opts := &slog.HandlerOptions{Level: level}
 			if logFormat == "text" {
 				cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, opts))
 			} else {
@@ -50,5 +54,6 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.AccessLogFile, "access-log", "", "also write the access log as JSON lines to this file (- for standard output)")
 	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug (also every allowed data-plane request), info, warn or error")
 	return cmd
 }

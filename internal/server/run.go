@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,6 +189,11 @@ func Run(ctx context.Context, cfg Config) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	// Profiles, for finding where a busy gateway spends its time; the admin
+	// listener belongs on loopback or a management network.
+	adminMux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	adminMux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	adminMux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	adminSrv := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log, "admin")}
 
 	// The access log: every data-plane decision, written in batches to the

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/perimeterhq/perimeter/internal/server"
 )
 
 const (
@@ -86,8 +88,12 @@ func BenchmarkPutResourceGroup(b *testing.B) {
 // SQLite store, and as "postgres" on one with a fresh PostgreSQL schema
 // (skipped without PERIMETER_TEST_POSTGRES_URL).
 func eachStore(b *testing.B, f func(*testing.B, *perimeter)) {
-	b.Run("sqlite", func(b *testing.B) { f(b, startPerimeter(b, "")) })
-	b.Run("postgres", func(b *testing.B) { f(b, startPerimeter(b, postgresStoreURL(b))) })
+	withStore := func(b *testing.B, url string) *perimeter {
+		p, _ := startPerimeter(b, b.TempDir(), func(c *server.Config) { c.StoreURL = url })
+		return p
+	}
+	b.Run("sqlite", func(b *testing.B) { f(b, withStore(b, "")) })
+	b.Run("postgres", func(b *testing.B) { f(b, withStore(b, postgresStoreURL(b))) })
 }
 
 // benchGets runs the serial and parallel GET sub-benchmarks over paths.

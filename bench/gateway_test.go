@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -292,7 +291,11 @@ func startGatewayPair(b *testing.B, tokenDelay time.Duration) (direct, gateway *
 	if err := os.WriteFile(models, []byte(catalog), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	p, ready := startGatewayServer(b, filepath.Join(dir, "perimeter"), models)
+	pp, ready := startPerimeter(b, filepath.Join(dir, "perimeter"), func(c *server.Config) {
+		c.ModelsFile = models
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	p := &gwServer{perimeter: pp}
 	host := p.createChatAccount(b)
 
 	gwURL, err := url.Parse(ready.Gateway)
@@ -330,43 +333,6 @@ func startGatewayPair(b *testing.B, tokenDelay time.Duration) (direct, gateway *
 type gwServer struct {
 	*perimeter
 	accountKey string
-}
-
-// startGatewayServer runs server.Run like startPerimeter, with the model
-// catalog models and 127.0.0.1 as a trusted proxy.
-func startGatewayServer(b *testing.B, dir, models string) (*gwServer, server.Ready) {
-	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			DataDir: dir, ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
-			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-			ModelsFile:     models, Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("server.Run: %v", err)
-		}
-	})
-	var ready server.Ready
-	readJSON(b, filepath.Join(dir, server.ReadyFile), &ready, done)
-	var admin server.AdminCredential
-	readJSON(b, filepath.Join(dir, "admin.json"), &admin, done)
-	pem, err := os.ReadFile(ready.CACert)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		b.Fatalf("%s holds no certificate", ready.CACert)
-	}
-	p := &perimeter{target: target{base: ready.ARM, client: newClient(b, pool)}, subscriptionID: admin.SubscriptionID}
-	p.auth = "Bearer " + p.getToken(b, admin)
-	return &gwServer{perimeter: p}, ready
 }
 
 // createChatAccount creates resource group bench-gw-rg, AIServices account

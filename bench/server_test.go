@@ -42,22 +42,23 @@ type perimeter struct {
 	subscriptionID string
 }
 
-// startPerimeter runs server.Run on a fresh data directory with every
-// listener on a loopback port, waits for ready.json and gets a management
-// token for the bootstrap admin. storeURL "" is SQLite in the data
-// directory. The server stops when b's cleanup runs.
-func startPerimeter(b *testing.B, storeURL string) *perimeter {
+// startPerimeter runs server.Run in dir with every listener on a loopback
+// port and the config adjusted by configure (which may be nil), waits for
+// ready.json and gets a management token for the bootstrap admin. The
+// server stops when b's cleanup runs.
+func startPerimeter(b *testing.B, dir string, configure func(*server.Config)) (*perimeter, server.Ready) {
 	b.Helper()
-	dir := b.TempDir()
+	cfg := server.Config{
+		DataDir: dir, ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			DataDir: dir, ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
-			DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-			StoreURL: storeURL, Logger: slog.New(slog.DiscardHandler),
-		})
-	}()
+	go func() { done <- server.Run(ctx, cfg) }()
 	b.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -80,7 +81,7 @@ func startPerimeter(b *testing.B, storeURL string) *perimeter {
 	}
 	p := &perimeter{target: target{base: ready.ARM, client: newClient(b, pool)}, subscriptionID: admin.SubscriptionID}
 	p.auth = "Bearer " + p.getToken(b, admin)
-	return p
+	return p, ready
 }
 
 // readJSON waits up to 30 s for path to exist, then decodes it into v.

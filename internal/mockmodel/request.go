@@ -30,8 +30,6 @@ type reqError struct {
 	code    string // "" renders as null
 }
 
-func (e *reqError) Error() string { return e.message }
-
 func badRequest(param, format string, args ...any) *reqError {
 	return &reqError{status: http.StatusBadRequest, message: fmt.Sprintf(format, args...), param: param}
 }

@@ -208,8 +208,9 @@ declare -A SAT HALF
 # its saturation run (from /debug/pprof on the admin listener).
 if [[ -n "${PROFILE:-}" ]]; then
 	(sleep 1 && curl -sf "$(jq -r .admin "$READY")/debug/pprof/profile?seconds=$((${DURATION%s} - 2))" -o "$PROFILE") &
+	prof=$!
 	SAT[perimeter]=$(run perimeter "$CONNS" 0)
-	wait
+	wait "$prof" # only the profiler: a bare wait would wait for the servers too
 fi
 for t in direct perimeter nginx; do SAT[$t]=$(run "$t" "$CONNS" 0); done
 read -r prps _ <<<"${SAT[perimeter]}"

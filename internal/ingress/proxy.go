@@ -30,7 +30,7 @@ type upstream struct {
 // body, and proxy to the model's upstream.
 func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 	op := x.route.op
-	var doc map[string]json.RawMessage
+	var doc requestObject
 	name := x.route.deployment
 	if name != "" {
 		// The path or query names the deployment: refuse an unknown one
@@ -50,8 +50,8 @@ func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 	}
 	if x.deployment == nil {
 		// /openai/v1: the body's model names the deployment.
-		raw, ok := doc["model"]
-		if !ok || json.Unmarshal(raw, &name) != nil || name == "" {
+		var ok bool
+		if name, ok = doc.model(); !ok || name == "" {
 			return badRequest(CodeBadRequest, "The model parameter (the deployment name) is required.", "no deployment named in model")
 		}
 		x.rec.Deployment = truncate(name, maxHostLen)
@@ -92,9 +92,7 @@ func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 		target.RawQuery = url.Values{"model": {model}}.Encode()
 	}
 	if doc != nil {
-		if x.up.body, err = withModel(doc, model); err != nil {
-			return internalError(err)
-		}
+		x.up.body = doc.withModel(model)
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
@@ -151,34 +149,15 @@ func (g *Gateway) readBody(w *statusWriter, r *http.Request) ([]byte, error) {
 
 const msgBadJSON = "We could not parse the JSON body of your request. The API expects a JSON object."
 
-// parseObject reads a request body that must be one JSON object.
-func parseObject(body []byte) (map[string]json.RawMessage, error) {
-	var doc map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&doc); err != nil || doc == nil {
+// parseObject checks that a request body is one JSON object.
+func parseObject(body []byte) (requestObject, error) {
+	if !json.Valid(body) {
+		return nil, badRequest(CodeBadRequest, msgBadJSON, "the body is not valid JSON (or holds more than one value)")
+	}
+	if i := skipSpace(body, 0); i == len(body) || body[i] != '{' {
 		return nil, badRequest(CodeBadRequest, msgBadJSON, "the body is not a JSON object")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest(CodeBadRequest, msgBadJSON, "the body holds more than one JSON value")
-	}
-	return doc, nil
-}
-
-// withModel returns doc with "model" set to the upstream's model name;
-// every other member passes through as the client wrote it.
-func withModel(doc map[string]json.RawMessage, model string) ([]byte, error) {
-	m, err := json.Marshal(model)
-	if err != nil {
-		return nil, err
-	}
-	doc["model"] = m
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return requestObject(body), nil
 }
 
 // upstreamURL joins a model's upstream base URL and an operation path.

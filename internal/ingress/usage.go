@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 )
 
@@ -12,19 +11,17 @@ type usage struct {
 	Seen               bool
 }
 
-type usageDoc struct {
-	Usage *struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-}
-
+// take notes the usage member of one JSON object (an SSE event's data).
 func (u *usage) take(doc []byte) {
-	var d usageDoc
-	if json.Unmarshal(doc, &d) != nil || d.Usage == nil {
-		return
-	}
-	u.Prompt, u.Completion, u.Seen = d.Usage.PromptTokens, d.Usage.CompletionTokens, true
+	objectMembers(doc, func(m member) bool {
+		if !m.isName("usage") {
+			return true
+		}
+		if p, c, ok := usageMember(m.value); ok {
+			u.Prompt, u.Completion, u.Seen = p, c, true
+		}
+		return false
+	})
 }
 
 // maxSSELine bounds the event line the SSE reader keeps to look for usage;
@@ -118,15 +115,10 @@ func usageFromTail(tail []byte) (prompt, completion int, ok bool) {
 		if i < 0 {
 			return 0, 0, false
 		}
-		rest := bytes.TrimLeft(tail[i+len(key):], " \t\r\n")
+		rest := tail[skipSpace(tail, i+len(key)):]
 		if len(rest) > 0 && rest[0] == ':' {
-			var v *struct {
-				PromptTokens     int `json:"prompt_tokens"`
-				CompletionTokens int `json:"completion_tokens"`
-			}
-			dec := json.NewDecoder(bytes.NewReader(rest[1:]))
-			if dec.Decode(&v) == nil && v != nil {
-				return v.PromptTokens, v.CompletionTokens, true
+			if p, c, ok := usageMember(rest[1:]); ok {
+				return p, c, true
 			}
 		}
 		end = i

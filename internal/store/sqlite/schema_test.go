@@ -148,3 +148,36 @@ func TestUpgradeAddsAccessLog(t *testing.T) {
 		t.Fatalf("schema version after upgrade = (%d, %v), want %d", versions, err, sqlite.SchemaVersion())
 	}
 }
+
+// TestUpgradeDropsResultIndex opens a database left at schema version 2,
+// with the access log's result index, and checks that step 3 drops the
+// index and keeps the records.
+func TestUpgradeDropsResultIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "perimeter.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := s.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "kept", Result: accesslog.Denied}}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	s.Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec(`CREATE INDEX access_log_result ON access_log (result, time, seq);
+		DELETE FROM schema_migrations WHERE version > 2`); err != nil {
+		t.Fatalf("roll the file back to version 2: %v", err)
+	}
+	s2 := openAt(t, path)
+	var indexes int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name = 'access_log_result'`).Scan(&indexes); err != nil || indexes != 0 {
+		t.Fatalf("result indexes after upgrade = (%d, %v), want 0", indexes, err)
+	}
+	got, err := s2.QueryLogs(t.Context(), accesslog.Query{Result: accesslog.Denied})
+	if err != nil || len(got) != 1 || got[0].RequestID != "kept" {
+		t.Fatalf("query after upgrade = (%v, %v), want the record appended before", got, err)
+	}
+	var version int
+	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version != sqlite.SchemaVersion() {
+		t.Fatalf("schema version after upgrade = (%d, %v), want %d", version, err, sqlite.SchemaVersion())
+	}
+}

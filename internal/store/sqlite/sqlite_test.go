@@ -12,7 +12,7 @@ import (
 )
 
 // openAt opens the store at path, closing it when the test ends.
-func openAt(t *testing.T, path string) *sqlite.Store {
+func openAt(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {

@@ -11,20 +11,23 @@ import (
 	"github.com/perimeterhq/perimeter/internal/accesslog"
 )
 
-// Insert is the column list of an insert; values follow in this order (see
-// Values).
-const Insert = `INSERT INTO access_log (time, subscription, resource, result, rule, host, deployment, source, record)`
-
-// Columns are the names of the inserted columns, in Insert's order.
+// Columns are the names of the columns a store inserts, in the order of
+// AppendValues.
 var Columns = []string{"time", "subscription", "resource", "result", "rule", "host", "deployment", "source", "record"}
 
-// Values returns the values of one record for Insert, in its order.
+// Values returns the values of one record, in Columns' order.
 func Values(c accesslog.Columns, record []byte) []any {
+	return AppendValues(make([]any, 0, len(Columns)), c, record)
+}
+
+// AppendValues appends the values of one record to dst, in Columns' order,
+// so that a multi-row insert can fill one argument slice.
+func AppendValues(dst []any, c accesslog.Columns, record []byte) []any {
 	var source any // NULL without an address
 	if c.Source != nil {
 		source = c.Source
 	}
-	return []any{c.Time, c.Subscription, c.Resource, c.Result, c.Rule, c.Host, c.Deployment, source, record}
+	return append(dst, c.Time, c.Subscription, c.Resource, c.Result, c.Rule, c.Host, c.Deployment, source, record)
 }
 
 // Select returns the query of a filter, newest first: arg adds an argument

@@ -114,6 +114,15 @@ type Spec struct {
 	// InUseCode is the error code of a delete refused because other
 	// resources reference this one. Empty means "InUseCannotBeDeleted".
 	InUseCode string
+	// Extension types live under any scope: the root, a subscription, a
+	// resource group or any resource (role assignments). ParentType is
+	// ignored for them.
+	Extension bool
+	// Operation is the prefix of the type's Azure operation names when it
+	// differs from Type: resource groups are
+	// "Microsoft.Resources/subscriptions/resourceGroups" ("/read",
+	// "/write", "/delete", "/{action}/action" are appended).
+	Operation string
 }
 
 // LocationPolicy says how a type treats "location".
@@ -139,6 +148,9 @@ type Request struct {
 	// ID is the canonical id of Elems.
 	ID   string
 	Spec *Spec
+	// MayRead, when not nil, says whether the caller may read a resource;
+	// a Lister uses it to leave out what RBAC hides (nil: all readable).
+	MayRead func(ctx context.Context, id, typ string) (bool, error)
 }
 
 // SubscriptionID returns the subscription the request addresses, or "".

@@ -27,8 +27,17 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 	if _, err := s.loadScope(ctx, t.elems, false); err != nil {
 		return err
 	}
+	var custom func(context.Context, *Request) ([]any, error)
 	if r, ok := t.kind.kind.(Reader); ok {
-		items, err := r.List(ctx, req)
+		custom = r.List
+	} else if l, ok := t.kind.kind.(Lister); ok {
+		custom = l.ListAll
+		if t.filter {
+			req.MayRead = func(ctx context.Context, id, typ string) (bool, error) { return s.mayRead(ctx, req.Caller, id, typ) }
+		}
+	}
+	if custom != nil {
+		items, err := custom(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -51,6 +60,7 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 	scopeID := FormatID(t.elems)
 	opts := store.ListOptions{After: after, Limit: size + 1}
 	var keep func(store.Document) bool
+	var filterErr error
 	if spec.Type == TypeResources {
 		// Tracked resources of every type below the scope. Filtering
 		// happens after the query, so ask for more until the page fills.
@@ -67,6 +77,20 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 			opts.Under = scopeID
 		}
 	}
+	if t.filter {
+		// Only what the caller may read (RBAC below the scope).
+		kept := keep
+		keep = func(d store.Document) bool {
+			if kept != nil && !kept(d) {
+				return false
+			}
+			ok, err := s.mayRead(ctx, req.Caller, d.ID, d.Type)
+			if err != nil {
+				filterErr = err
+			}
+			return ok
+		}
+	}
 	var docs []store.Document
 	for {
 		batch, err := s.cfg.Store.List(ctx, opts)
@@ -77,6 +101,9 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 			if keep == nil || keep(d) {
 				docs = append(docs, d)
 			}
+		}
+		if filterErr != nil {
+			return filterErr
 		}
 		if len(docs) > size || len(batch) < opts.Limit {
 			break

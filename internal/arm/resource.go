@@ -38,7 +38,16 @@ func (s *Server) get(ctx context.Context, w http.ResponseWriter, req *Request, t
 	}
 	doc, err := s.cfg.Store.Get(ctx, req.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(t.elems)
+		f, ok := t.kind.kind.(Finder)
+		if !ok {
+			return notFound(t.elems)
+		}
+		v, err := f.Find(ctx, req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("get %s: %w", req.ID, err)
@@ -316,6 +325,9 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 			return err
 		}
 	}
+	if err := s.checkAccesses(ctx, "write", w.Request, w.Old, w.New); err != nil {
+		return err
+	}
 	res = w.New
 	if !spec.NoProperties {
 		state := "Succeeded"
@@ -515,6 +527,9 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 		if err := c.CheckDelete(ctx, &Delete{Request: req, Old: old}); err != nil {
 			return err
 		}
+	}
+	if err := s.checkAccesses(ctx, "delete", req, old, nil); err != nil {
+		return err
 	}
 	if users, err := s.ReferencedBy(ctx, old.ID); err != nil {
 		return err

@@ -75,6 +75,9 @@ type Config struct {
 	// with its final result at once (200/201), as ARM allows, sparing
 	// clients a polling round trip. Zero answers 202 at once.
 	InlineWait time.Duration
+	// Authorizer decides what each caller may do (RBAC). Nil allows every
+	// authenticated caller everything.
+	Authorizer Authorizer
 	// OperationRetention is how long finished operations stay readable.
 	// Zero means 24 hours; older ones are removed at Start.
 	OperationRetention time.Duration
@@ -272,6 +275,9 @@ type target struct {
 	list   bool
 	action string
 	op     string // "operationStatuses" or "operationResults"
+	// filter: the caller may not list the scope as a whole, only the
+	// items it may read.
+	filter bool
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) (Caller, error) {
@@ -303,6 +309,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (Caller, error) {
 	}
 	req := &Request{HTTP: r, APIVersion: apiVersion, Caller: caller, Elems: t.elems, ID: FormatID(t.elems), Spec: spec}
 	ctx := r.Context()
+	if t.filter, err = s.authorize(ctx, req, t); err != nil {
+		return caller, err
+	}
 	switch {
 	case t.list:
 		if r.Method == http.MethodPost && containsFold(spec.Actions, "") {
@@ -392,7 +401,7 @@ func unknownType(typ string) *Error {
 
 func (s *Server) collection(k *registered, scope []Elem) (target, error) {
 	scope = s.canonical(scope)
-	if k.spec.ParentType != "" || len(scope) > 0 {
+	if !k.spec.Extension && (k.spec.ParentType != "" || len(scope) > 0) {
 		scopeType := ""
 		if len(scope) > 0 {
 			scopeType = scope[len(scope)-1].Type
@@ -420,6 +429,9 @@ func (s *Server) actionTarget(k *registered, elems []Elem, action string) (targe
 }
 
 func (s *Server) checkParentType(k *registered, parent []Elem) error {
+	if k.spec.Extension {
+		return nil
+	}
 	parentType := ""
 	if len(parent) > 0 {
 		parentType = parent[len(parent)-1].Type

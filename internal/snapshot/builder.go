@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/perimeterhq/perimeter/internal/authz"
 )
 
 // Builder assembles a Snapshot. The compiler uses it; so can tests and
@@ -79,6 +81,9 @@ func (b *Builder) AddIdentity(principalID, resourceType string) {
 
 // account returns an added account by id, or nil.
 func (b *Builder) account(id string) *Account { return b.s.accounts[strings.ToLower(id)] }
+
+// SetPolicy sets the snapshot's compiled role assignments.
+func (b *Builder) SetPolicy(p *authz.Policy) { b.s.policy = p }
 
 // Build returns the snapshot.
 func (b *Builder) Build() *Snapshot {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gaissmai/bart"
 
+	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/models"
 )
 
@@ -29,6 +30,19 @@ type Snapshot struct {
 	subnets     *bart.Table[[]*Subnet]
 	identities  map[string]string // managed identity principal id → resource type
 	subnetsByID map[string]*Subnet
+	policy      *authz.Policy
+}
+
+// noGrants is the policy of a snapshot built without one: nothing is
+// allowed (fail closed).
+var noGrants = authz.Compile(nil, nil, nil)
+
+// Policy returns the compiled role assignments (RBAC) of the snapshot.
+func (s *Snapshot) Policy() *authz.Policy {
+	if s == nil || s.policy == nil {
+		return noGrants
+	}
+	return s.policy
 }
 
 // Account is one AI services account as the data planes see it.

@@ -17,6 +17,9 @@ type Source struct {
 	current atomic.Pointer[Snapshot]
 	ready   chan struct{}
 	once    sync.Once
+
+	mu      sync.Mutex
+	swapped chan struct{} // closed and replaced at every swap
 }
 
 // NewSource returns a Source; Run starts it.
@@ -25,7 +28,31 @@ func NewSource(cfg SourceConfig) *Source {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Source{cfg: cfg, log: log, ready: make(chan struct{})}
+	return &Source{cfg: cfg, log: log, ready: make(chan struct{}), swapped: make(chan struct{})}
+}
+
+// Fresh returns a snapshot that includes every commit made before the
+// call, waiting for the compile that reaches the store's current revision
+// (until ctx ends). The control plane uses it so that a role assignment
+// is in force for the very next request.
+func (s *Source) Fresh(ctx context.Context) (*Snapshot, error) {
+	rev, err := s.cfg.Store.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		s.mu.Lock()
+		wait := s.swapped
+		s.mu.Unlock()
+		if cur := s.current.Load(); cur != nil && cur.Revision >= rev {
+			return cur, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // Current returns the current snapshot, or nil before the first successful
@@ -80,5 +107,9 @@ func (s *Source) refresh(ctx context.Context) error {
 	}
 	s.current.Store(snap)
 	s.once.Do(func() { close(s.ready) })
+	s.mu.Lock()
+	close(s.swapped)
+	s.swapped = make(chan struct{})
+	s.mu.Unlock()
 	return nil
 }

@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 )
@@ -20,11 +21,21 @@ const (
 	ResourcesAPI = "?api-version=2025-04-01"
 )
 
+// asPrefix starts the tokens As makes: "as:{objectId}".
+const asPrefix = "as:"
+
+// As returns the token that makes requests as the principal objectID:
+// set Env.Token to it (and back to Token after).
+func As(objectID string) string { return asPrefix + objectID }
+
 // tokenAuth accepts "Bearer good" as the test administrator, and answers
 // anything else 401 with a WWW-Authenticate challenge.
 type tokenAuth struct{}
 
 func (tokenAuth) Authenticate(r *http.Request) (arm.Caller, error) {
+	if oid, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "+asPrefix); ok && oid != "" {
+		return arm.Caller{TenantID: TenantID, ObjectID: oid, AppID: oid, Type: "Application"}, nil
+	}
 	if r.Header.Get("Authorization") != "Bearer "+Token {
 		e := arm.Errorf(http.StatusUnauthorized, arm.CodeAuthenticationFailed, "no valid token")
 		e.Header = http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}

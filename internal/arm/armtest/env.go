@@ -72,8 +72,12 @@ func (e *Env) Restart() {
 	if e.stop != nil {
 		e.stop()
 	}
+	var az arm.Authorizer
+	if e.cfg.authorizer != nil {
+		az = e.cfg.authorizer(e.Store)
+	}
 	srv := arm.NewServer(arm.Config{Store: e.Store, Authenticator: tokenAuth{}, Logger: slog.New(slog.DiscardHandler),
-		Now: e.cfg.now, InlineWait: e.cfg.inlineWait})
+		Now: e.cfg.now, InlineWait: e.cfg.inlineWait, Authorizer: az})
 	if err := srv.Register(resources.Kinds(srv, resources.PreviewFeatures)...); err != nil {
 		e.T.Fatal(err)
 	}

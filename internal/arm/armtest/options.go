@@ -16,6 +16,15 @@ type config struct {
 	inlineWait    time.Duration
 	now           func() time.Time
 	wrap          func(store.Store) store.Store
+	authorizer    func(store.Store) arm.Authorizer
+}
+
+// Authorizer makes the server authorize every request with the
+// Authorizer f returns for the store (RBAC); without it, every caller may
+// do everything. Requests are made as the administrator (Token) or, with
+// Env.As, as another principal.
+func Authorizer(f func(st store.Store) arm.Authorizer) Option {
+	return func(c *config) { c.authorizer = f }
 }
 
 // Kinds registers the kinds f returns, after the resources provider's.

@@ -11,6 +11,7 @@ type groups struct{}
 func (groups) Spec() arm.Spec {
 	return arm.Spec{
 		Type:        arm.TypeResourceGroup,
+		Operation:   "Microsoft.Resources/subscriptions/resourceGroups",
 		APIVersions: arm.ResourcesAPIVersions,
 		ParentType:  arm.TypeSubscription,
 		Location:    arm.LocationRequired,

@@ -1,0 +1,295 @@
+package authorization
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/authz"
+	"github.com/perimeterhq/perimeter/internal/store"
+)
+
+// roleDefinitions serves the built-in roles at every scope (they are not
+// stored) and custom roles, stored where they were created and readable by
+// their GUID from any scope.
+type roleDefinitions struct {
+	srv *arm.Server
+}
+
+var (
+	_ arm.Preparer      = (*roleDefinitions)(nil)
+	_ arm.AccessChecker = (*roleDefinitions)(nil)
+	_ arm.Finder        = (*roleDefinitions)(nil)
+	_ arm.Lister        = (*roleDefinitions)(nil)
+	_ arm.DeleteChecker = (*roleDefinitions)(nil)
+)
+
+func (k *roleDefinitions) Spec() arm.Spec {
+	return arm.Spec{
+		Type: TypeRoleDefinitions, APIVersions: APIVersions(), Extension: true,
+		Name: guidName("InvalidRoleDefinitionId", "role definition"),
+	}
+}
+
+// definitionProps are a role definition's properties as ARM shapes them
+// (api-version 2022-04-01: the role type is "type").
+type definitionProps struct {
+	RoleName          string             `json:"roleName"`
+	Description       string             `json:"description"`
+	RoleType          string             `json:"type"`
+	AssignableScopes  []string           `json:"assignableScopes"`
+	Permissions       []authz.Permission `json:"permissions"`
+	CreatedOn         *time.Time         `json:"createdOn,omitempty"`
+	UpdatedOn         *time.Time         `json:"updatedOn,omitempty"`
+	CreatedBy         string             `json:"createdBy,omitempty"`
+	UpdatedBy         string             `json:"updatedBy,omitempty"`
+	ProvisioningState string             `json:"provisioningState,omitempty"`
+}
+
+// definitionView is a role definition as served.
+type definitionView struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Properties definitionProps `json:"properties"`
+}
+
+func builtInView(def authz.RoleDefinition, scope string) definitionView {
+	return definitionView{
+		ID: roleDefinitionIDAt(scope, def.Name), Name: def.Name, Type: TypeRoleDefinitions,
+		Properties: definitionProps{
+			RoleName: def.RoleName, Description: def.Description, RoleType: def.RoleType,
+			AssignableScopes: def.AssignableScopes, Permissions: def.Permissions,
+		},
+	}
+}
+
+// customDefinition decodes a stored custom role definition.
+func customDefinition(d store.Document) (authz.RoleDefinition, *arm.Resource, error) {
+	var res arm.Resource
+	if err := json.Unmarshal(d.Body, &res); err != nil {
+		return authz.RoleDefinition{}, nil, fmt.Errorf("role definition %s: %w", d.ID, err)
+	}
+	var p definitionProps
+	if err := json.Unmarshal(res.Properties, &p); err != nil {
+		return authz.RoleDefinition{}, nil, fmt.Errorf("role definition %s: %w", d.ID, err)
+	}
+	res.ETag = d.ETag
+	return authz.RoleDefinition{
+		ID: res.ID, Name: strings.ToLower(res.Name), RoleName: p.RoleName, Description: p.Description,
+		RoleType: "CustomRole", AssignableScopes: p.AssignableScopes, Permissions: p.Permissions,
+	}, &res, nil
+}
+
+// CustomRoles reads every custom role definition in the store.
+func CustomRoles(ctx context.Context, st store.Store) ([]authz.RoleDefinition, error) {
+	docs, err := st.List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authz.RoleDefinition, 0, len(docs))
+	for _, d := range docs {
+		def, _, err := customDefinition(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, def)
+	}
+	return out, nil
+}
+
+// findRole returns the built-in or custom role with the GUID, or a 400
+// naming it.
+func findRole(ctx context.Context, st store.Store, guid string) (authz.RoleDefinition, error) {
+	if def, ok := authz.BuiltInRole(guid); ok {
+		return def, nil
+	}
+	customs, err := CustomRoles(ctx, st)
+	if err != nil {
+		return authz.RoleDefinition{}, err
+	}
+	for _, def := range customs {
+		if strings.EqualFold(def.Name, guid) {
+			return def, nil
+		}
+	}
+	return authz.RoleDefinition{}, badRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist. List the roles with GET {scope}/providers/Microsoft.Authorization/roleDefinitions.", guid)
+}
+
+func (k *roleDefinitions) Prepare(ctx context.Context, w *arm.Write) error {
+	scope := scopeOf(w.Elems)
+	guid := strings.ToLower(w.Elems[len(w.Elems)-1].Name)
+	if _, builtIn := authz.BuiltInRole(guid); builtIn {
+		return arm.Errorf(http.StatusConflict, "RoleDefinitionUpdateNotAllowed", "'%s' is a built-in role definition; built-in roles cannot be changed. Create a custom role with a new GUID.", guid)
+	}
+	var p definitionProps
+	if len(w.New.Properties) == 0 {
+		return badRequest("InvalidRoleDefinition", "The request body must have 'properties' with 'roleName', 'assignableScopes' and 'permissions'.")
+	}
+	if err := json.Unmarshal(w.New.Properties, &p); err != nil {
+		return badRequest("InvalidRoleDefinition", "The role definition properties are not valid: %v.", err)
+	}
+	if p.RoleType != "" && !strings.EqualFold(p.RoleType, "CustomRole") {
+		return badRequest("InvalidRoleDefinition", "A role definition created here must have type 'CustomRole', not '%s'.", p.RoleType)
+	}
+	p.RoleType = "CustomRole"
+	def := authz.RoleDefinition{ID: w.New.ID, Name: guid, RoleName: p.RoleName, Description: p.Description, RoleType: p.RoleType, AssignableScopes: p.AssignableScopes, Permissions: p.Permissions}
+	if err := authz.ValidateRoleDefinition(def); err != nil {
+		code, msg := "InvalidRoleDefinition", err.Error()
+		if ve, ok := err.(*authz.ValidationError); ok {
+			code, msg = ve.Code, ve.Message
+		}
+		return badRequest(code, "%s", msg)
+	}
+	for _, s := range p.AssignableScopes {
+		if !authz.ScopeCovers(scope, s) {
+			return badRequest("InvalidAssignableScope", "The assignable scope '%s' is not at or below '%s', where the role definition is being created. Create it at a scope that contains all its assignable scopes.", s, scope)
+		}
+	}
+	customs, err := CustomRoles(ctx, k.srv.Store())
+	if err != nil {
+		return err
+	}
+	for _, c := range customs {
+		if !strings.EqualFold(c.Name, guid) && strings.EqualFold(c.RoleName, p.RoleName) {
+			return arm.Errorf(http.StatusConflict, "RoleDefinitionWithSameNameExists", "A custom role named '%s' already exists (%s). Choose another roleName.", p.RoleName, c.Name)
+		}
+	}
+	now := k.srv.Now().UTC().Truncate(time.Millisecond)
+	p.UpdatedOn, p.UpdatedBy = &now, w.Caller.ObjectID
+	p.CreatedOn, p.CreatedBy = &now, w.Caller.ObjectID
+	if w.Old != nil {
+		var old definitionProps
+		if json.Unmarshal(w.Old.Properties, &old) == nil {
+			p.CreatedOn, p.CreatedBy = old.CreatedOn, old.CreatedBy
+		}
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	w.New.Properties = body
+	return nil
+}
+
+// Accesses: a custom role needs roleDefinitions/write (or delete) at each
+// of its assignable scopes, as Azure checks.
+func (k *roleDefinitions) Accesses(_ context.Context, op string, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
+	res := new
+	if op == "delete" {
+		res = old
+	}
+	var p definitionProps
+	if err := json.Unmarshal(res.Properties, &p); err != nil {
+		return nil, badRequest("InvalidRoleDefinition", "The role definition properties are not valid: %v.", err)
+	}
+	scopes := p.AssignableScopes
+	if len(scopes) == 0 {
+		scopes = []string{scopeOf(req.Elems)}
+	}
+	out := make([]arm.Access, 0, len(scopes))
+	for _, s := range scopes {
+		out = append(out, arm.Access{Action: TypeRoleDefinitions + "/" + op, Scope: s})
+	}
+	return out, nil
+}
+
+// CheckDelete refuses to delete a role that is still assigned.
+func (k *roleDefinitions) CheckDelete(ctx context.Context, d *arm.Delete) error {
+	guid := strings.ToLower(d.Old.Name)
+	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleAssignments})
+	if err != nil {
+		return err
+	}
+	for _, doc := range docs {
+		var res arm.Resource
+		if json.Unmarshal(doc.Body, &res) != nil {
+			continue
+		}
+		if p, err := decodeAssignment(&res); err == nil && roleGUIDOf(p) == guid {
+			return arm.Errorf(http.StatusConflict, "RoleDefinitionHasAssignments", "The role definition '%s' is still assigned (%s). Delete its role assignments first.", guid, res.ID)
+		}
+	}
+	return nil
+}
+
+// Find serves a built-in role at any scope, and a custom role by its GUID
+// from any scope.
+func (k *roleDefinitions) Find(ctx context.Context, r *arm.Request) (any, error) {
+	guid := strings.ToLower(r.Elems[len(r.Elems)-1].Name)
+	scope := scopeOf(r.Elems)
+	if def, ok := authz.BuiltInRole(guid); ok {
+		return builtInView(def, scope), nil
+	}
+	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if _, res, err := customDefinition(d); err == nil && strings.EqualFold(res.Name, guid) {
+			return res, nil
+		}
+	}
+	return nil, arm.Errorf(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
+}
+
+var (
+	roleNameFilter = regexp.MustCompile(`(?i)^\s*roleName\s+eq\s+'((?:[^']|'')*)'\s*$`)
+	roleTypeFilter = regexp.MustCompile(`(?i)^\s*type\s+eq\s+'(BuiltInRole|CustomRole)'\s*$`)
+)
+
+// ListAll lists the built-in roles and the custom roles assignable at,
+// above or below the scope; $filter may name a roleName or a type.
+func (k *roleDefinitions) ListAll(ctx context.Context, r *arm.Request) ([]any, error) {
+	scope := arm.FormatID(r.Elems)
+	if scope == "" {
+		scope = "/"
+	}
+	var name, typ string
+	if f := r.HTTP.URL.Query().Get("$filter"); strings.TrimSpace(f) != "" {
+		if m := roleNameFilter.FindStringSubmatch(f); m != nil {
+			name = strings.ReplaceAll(m[1], "''", "'")
+		} else if m := roleTypeFilter.FindStringSubmatch(f); m != nil {
+			typ = m[1]
+		} else {
+			return nil, badRequest("InvalidFilterInQueryString", "The $filter '%s' is not supported. Use roleName eq '{name}' or type eq 'BuiltInRole' / 'CustomRole'.", f)
+		}
+	}
+	out := []any{}
+	if !strings.EqualFold(typ, "CustomRole") {
+		for _, def := range authz.BuiltInRoles() {
+			if name == "" || strings.EqualFold(def.RoleName, name) {
+				out = append(out, builtInView(def, scope))
+			}
+		}
+	}
+	if strings.EqualFold(typ, "BuiltInRole") {
+		return out, nil
+	}
+	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		def, res, err := customDefinition(d)
+		if err != nil {
+			return nil, err
+		}
+		if name != "" && !strings.EqualFold(def.RoleName, name) {
+			continue
+		}
+		related := false
+		for _, s := range def.AssignableScopes {
+			related = related || authz.ScopeCovers(s, scope) || authz.ScopeCovers(scope, s)
+		}
+		if related {
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}

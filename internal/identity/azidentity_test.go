@@ -115,7 +115,7 @@ func TestAzidentityClientSecretCredential(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if p.AppID != env.app.AppID || p.TenantID != env.tenant || p.ObjectID != env.app.ObjectID {
+			if p.AppID != env.app.AppID || p.TenantID != env.tenant || p.ObjectID != env.sp.ID {
 				t.Errorf("principal %+v", p)
 			}
 			if got := env.instanceHits.Load() > before; got != tt.wantInstanceDiscovery {
@@ -150,5 +150,59 @@ func TestAzidentityRefusals(t *testing.T) {
 				t.Errorf("err = %v, want HTTP %d with %s", err, tt.wantStatus, tt.wantCode)
 			}
 		})
+	}
+}
+
+// TestAzidentityUsernamePasswordCredential: the Azure SDK's password
+// credential (MSAL's public client: user realm discovery, then the
+// password grant) signs a user in, and the token verifies as theirs.
+func TestAzidentityUsernamePasswordCredential(t *testing.T) {
+	t.Setenv("AZURE_REGIONAL_AUTHORITY_NAME", "")
+	env := newTLSEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	user, err := env.dir.CreateUser(ctx, env.tenant, alice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCred := func(clientID, password string) *azidentity.UsernamePasswordCredential {
+		//lint:ignore SA1019 the deprecated credential is exactly the client to prove.
+		cred, err := azidentity.NewUsernamePasswordCredential(env.tenant, clientID, "alice@contoso.com", password, &azidentity.UsernamePasswordCredentialOptions{
+			ClientOptions: azcore.ClientOptions{
+				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: env.srv.URL + "/"},
+				Transport: loopbackTransport{env.srv},
+				Retry:     policy.RetryOptions{MaxRetries: -1},
+			},
+			DisableInstanceDiscovery: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred
+	}
+	for _, clientID := range []string{AzureCLIClientID, env.app.AppID} {
+		cred := newCred(clientID, alicePassword)
+		for _, scope := range []string{"https://management.azure.com/.default", "https://graph.microsoft.com/.default"} {
+			tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+			if err != nil {
+				t.Fatalf("GetToken(%s) through %s: %v", scope, clientID, err)
+			}
+			aud := AudienceManagement
+			if strings.Contains(scope, "graph") {
+				aud = AudienceGraph
+			}
+			p, err := env.iss.Verify(tok.Token, aud)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if p.Type != PrincipalTypeUser || p.ObjectID != user.ID || p.UPN != "alice@contoso.com" || p.AppID != clientID {
+				t.Errorf("principal %+v", p)
+			}
+		}
+	}
+	_, err = newCred(AzureCLIClientID, "Wrong-Horse-9").GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.StatusCode != 400 || !strings.Contains(err.Error(), "AADSTS50126") {
+		t.Errorf("wrong password: err = %v, want AuthenticationFailedError with HTTP 400 and AADSTS50126", err)
 	}
 }

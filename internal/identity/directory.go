@@ -7,14 +7,50 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
 // Document types of the directory, as Microsoft Graph names the resources.
+// The store layout (ids are lower-cased by the store):
+//
+//	/tenants/{tenant}                                  TypeTenant
+//	/tenants/{tenant}/applications/{appId}             TypeApplication
+//	/tenants/{tenant}/applicationObjectIds/{objectId}  index: {"appId"} of the application with that object id
+//	/tenants/{tenant}/directoryObjects/{objectId}      TypeServicePrincipal, TypeUser or TypeGroup
+//	/tenants/{tenant}/userPrincipalNames/{upn}         index: {"id"} of the user with that UPN
+//
+// Users, groups and service principals share one key space, so an object id
+// names one object whatever its kind and Directory.Object finds it with one
+// read; the document's type says the kind. Every directory object's Parent
+// is its tenant's document, so a List by type and parent gives one kind.
 const (
 	TypeTenant      = "Microsoft.Graph/tenants"
 	TypeApplication = "Microsoft.Graph/applications"
+	// TypeServicePrincipal documents are a ServicePrincipal (without
+	// TenantID) as JSON.
+	TypeServicePrincipal = "Microsoft.Graph/servicePrincipals"
+	// TypeUser documents are a User (without TenantID) plus the salted
+	// hash of the password.
+	TypeUser = "Microsoft.Graph/users"
+	// TypeGroup documents are a Group (without TenantID) as JSON:
+	//
+	//	{"id": "...", "displayName": "...", "mailNickname": "...",
+	//	 "description": "...", "securityEnabled": true, "mailEnabled": false,
+	//	 "createdDateTime": "...", "members": ["<object id>", ...]}
+	//
+	// "members" holds the object ids of the DIRECT members (users, service
+	// principals and other groups, never the group itself), each of which
+	// existed when it was added and is removed in the same write that
+	// deletes it. Nesting may form cycles (A in B, B in A): code computing
+	// transitive membership must keep a visited set. Directory.MemberOf
+	// inverts these lists; the change feed carries a change of this type
+	// whenever a membership changes.
+	TypeGroup = "Microsoft.Graph/groups"
+
+	typeApplicationObjectID = "Microsoft.Graph/applications/objectIds"
+	typeUserPrincipalName   = "Microsoft.Graph/users/userPrincipalNames"
 )
 
 // DefaultPasswordLifetime is the lifetime of a password credential added
@@ -29,7 +65,8 @@ const maxUpdateAttempts = 16
 var (
 	// ErrTenantNotFound: no tenant with that id.
 	ErrTenantNotFound = errors.New("identity: tenant not found")
-	// ErrApplicationNotFound: no application with that appId in the tenant.
+	// ErrApplicationNotFound: no application with that appId (or object
+	// id) in the tenant.
 	ErrApplicationNotFound = errors.New("identity: application not found")
 	// ErrInvalidClientSecret: the application does not exist or none of its
 	// current credentials matches the secret. The two cases are one error
@@ -60,6 +97,11 @@ type Application struct {
 	DisplayName         string               `json:"displayName"`
 	CreatedDateTime     time.Time            `json:"createdDateTime"`
 	PasswordCredentials []PasswordCredential `json:"passwordCredentials"`
+	// ServicePrincipalID is the object id of the application's service
+	// principal in its tenant, "" while it has none (then it cannot get
+	// tokens from the token endpoint). Graph does not show it on the
+	// application.
+	ServicePrincipalID string `json:"-"`
 }
 
 // PasswordCredential describes a client secret without revealing it.
@@ -81,6 +123,16 @@ type applicationDoc struct {
 	DisplayName         string           `json:"displayName"`
 	CreatedDateTime     time.Time        `json:"createdDateTime"`
 	PasswordCredentials []storedPassword `json:"passwordCredentials"`
+	// ServicePrincipalID links the application to its service principal,
+	// so that the token endpoint finds the object id for "oid" in the
+	// document it reads anyway, and so that a second service principal
+	// for the application fails the write that links it.
+	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+}
+
+// applicationIndexDoc is the body of an applicationObjectIds entry.
+type applicationIndexDoc struct {
+	AppID string `json:"appId"`
 }
 
 type storedPassword struct {
@@ -89,23 +141,40 @@ type storedPassword struct {
 	Salt []byte `json:"salt"`
 }
 
-// Directory keeps tenants and applications in the store. It holds no state
-// of its own and is safe for concurrent use; several replicas sharing one
-// store see the same directory.
+// Directory keeps tenants, applications, service principals, users and
+// groups in the store. It holds no state of its own and is safe for
+// concurrent use; several replicas sharing one store see the same
+// directory. Every change that touches several documents (a user and its
+// UPN index entry, a deletion and the memberships naming the object) is
+// one atomic Apply guarded by the ETags it read, so the stored directory is
+// never half-written.
 type Directory struct {
 	st  store.Store
 	now func() time.Time
+	// passwordIterations is the PBKDF2 cost of new user passwords; tests
+	// lower it. Stored hashes keep the cost they were made with.
+	passwordIterations int
 }
 
 // NewDirectory returns a Directory backed by st.
 func NewDirectory(st store.Store) *Directory {
-	return &Directory{st: st, now: time.Now}
+	return &Directory{st: st, now: time.Now, passwordIterations: defaultPasswordIterations}
 }
 
 func tenantDocID(tenantID string) string { return "/tenants/" + tenantID }
 
 func applicationDocID(tenantID, appID string) string {
 	return tenantDocID(tenantID) + "/applications/" + appID
+}
+
+func applicationIndexDocID(tenantID, objectID string) string {
+	return tenantDocID(tenantID) + "/applicationObjectIds/" + objectID
+}
+
+// tenantExists is an Apply step that fails the write with
+// store.ErrPreconditionFailed when the tenant is gone by commit time.
+func tenantExists(tenantID string) store.Op {
+	return store.Op{Check: tenantDocID(tenantID), If: store.Precondition{IfMatch: "*"}}
 }
 
 // EnsureTenant creates the tenant if it does not exist and returns it. An
@@ -136,11 +205,11 @@ func (d *Directory) EnsureTenant(ctx context.Context, tenantID, displayName stri
 func (d *Directory) Tenant(ctx context.Context, tenantID string) (Tenant, error) {
 	id, ok := canonicalGUID(tenantID)
 	if !ok {
-		return Tenant{}, fmt.Errorf("%w: %q", ErrTenantNotFound, tenantID)
+		return Tenant{}, refusef(ErrTenantNotFound, "Tenant '%s' does not exist: a tenant id is a GUID.", clip(tenantID))
 	}
 	doc, err := d.st.Get(ctx, tenantDocID(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return Tenant{}, fmt.Errorf("%w: %s", ErrTenantNotFound, id)
+		return Tenant{}, refusef(ErrTenantNotFound, "Tenant '%s' does not exist.", id)
 	}
 	if err != nil {
 		return Tenant{}, fmt.Errorf("identity: get tenant %s: %w", id, err)
@@ -180,9 +249,9 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID, displayName
 	if err != nil {
 		return Application{}, err
 	}
-	displayName = strings.TrimSpace(displayName)
-	if displayName == "" {
-		return Application{}, errors.New("identity: an application needs a display name")
+	displayName, err = checkDisplayName("application", displayName)
+	if err != nil {
+		return Application{}, err
 	}
 	doc := applicationDoc{
 		ID:                  newGUID(),
@@ -195,16 +264,113 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID, displayName
 	if err != nil {
 		return Application{}, fmt.Errorf("identity: encode application: %w", err)
 	}
-	_, err = store.Put(ctx, d.st, store.Document{
-		ID:     applicationDocID(tenant.ID, doc.AppID),
-		Type:   TypeApplication,
-		Parent: tenantDocID(tenant.ID),
-		Body:   body,
-	}, store.Precondition{IfNoneMatch: "*"})
+	index, err := json.Marshal(applicationIndexDoc{AppID: doc.AppID})
+	if err != nil {
+		return Application{}, fmt.Errorf("identity: encode application index: %w", err)
+	}
+	_, err = d.st.Apply(ctx,
+		tenantExists(tenant.ID),
+		store.Op{Put: &store.Document{
+			ID:     applicationDocID(tenant.ID, doc.AppID),
+			Type:   TypeApplication,
+			Parent: tenantDocID(tenant.ID),
+			Body:   body,
+		}, If: store.Precondition{IfNoneMatch: "*"}},
+		store.Op{Put: &store.Document{
+			ID:     applicationIndexDocID(tenant.ID, doc.ID),
+			Type:   typeApplicationObjectID,
+			Parent: tenantDocID(tenant.ID),
+			Body:   index,
+		}, If: store.Precondition{IfNoneMatch: "*"}},
+	)
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		// Fresh GUIDs do not collide: the tenant went away meanwhile.
+		return Application{}, refusef(ErrTenantNotFound, "Tenant '%s' does not exist.", tenant.ID)
+	}
 	if err != nil {
 		return Application{}, fmt.Errorf("identity: create application: %w", err)
 	}
 	return doc.public(tenant.ID), nil
+}
+
+// ApplicationByObjectID returns the application with the given object id
+// (Graph's "id"), or ErrApplicationNotFound.
+func (d *Directory) ApplicationByObjectID(ctx context.Context, tenantID, objectID string) (Application, error) {
+	tid, appID, err := d.appIDOf(ctx, tenantID, objectID)
+	if err != nil {
+		return Application{}, err
+	}
+	return d.Application(ctx, tid, appID)
+}
+
+// appIDOf resolves an application's object id to its client id through
+// the index. Applications created before the index existed are found by
+// a scan of the tenant's applications.
+func (d *Directory) appIDOf(ctx context.Context, tenantID, objectID string) (string, string, error) {
+	tid, ok := canonicalGUID(tenantID)
+	if !ok {
+		return "", "", refusef(ErrTenantNotFound, "Tenant '%s' does not exist.", clip(tenantID))
+	}
+	oid, ok := canonicalGUID(objectID)
+	if !ok {
+		return "", "", refusef(ErrApplicationNotFound, "No application has the object id '%s': an object id is a GUID.", clip(objectID))
+	}
+	sd, err := d.st.Get(ctx, applicationIndexDocID(tid, oid))
+	switch {
+	case err == nil:
+		var idx applicationIndexDoc
+		if err := json.Unmarshal(sd.Body, &idx); err != nil {
+			return "", "", fmt.Errorf("identity: decode %s: %w", sd.ID, err)
+		}
+		return tid, idx.AppID, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return "", "", fmt.Errorf("identity: get application index %s: %w", oid, err)
+	}
+	apps, err := d.Applications(ctx, tid)
+	if err != nil {
+		return "", "", err
+	}
+	for _, a := range apps {
+		if a.ObjectID == oid {
+			return tid, a.AppID, nil
+		}
+	}
+	return "", "", refusef(ErrApplicationNotFound, "No application has the object id '%s' in this tenant.", oid)
+}
+
+// DeleteApplication deletes the application (by client id), its service
+// principal and the service principal's group memberships, in one write.
+// Its tokens stay valid until they expire, as in Entra.
+func (d *Directory) DeleteApplication(ctx context.Context, tenantID, appID string) error {
+	for range maxUpdateAttempts {
+		tid, doc, etag, err := d.getApplication(ctx, tenantID, appID)
+		if err != nil {
+			return err
+		}
+		ops := []store.Op{{Delete: applicationDocID(tid, doc.AppID), If: store.Precondition{IfMatch: etag}}}
+		// Applications from before the index have no entry to delete.
+		if _, err := d.st.Get(ctx, applicationIndexDocID(tid, doc.ID)); err == nil {
+			ops = append(ops, store.Op{Delete: applicationIndexDocID(tid, doc.ID)})
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("identity: get application index %s: %w", doc.ID, err)
+		}
+		if doc.ServicePrincipalID != "" {
+			_, spOps, err := d.objectDeletion(ctx, tid, doc.ServicePrincipalID, TypeServicePrincipal)
+			if err != nil && !errors.Is(err, ErrObjectNotFound) {
+				return err
+			}
+			ops = append(ops, spOps...)
+		}
+		_, err = d.st.Apply(ctx, ops...)
+		if errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound) {
+			continue // a concurrent change; read again
+		}
+		if err != nil {
+			return fmt.Errorf("identity: delete application %s: %w", doc.AppID, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("identity: delete application %s: gave up after %d concurrent modifications", appID, maxUpdateAttempts)
 }
 
 // Application returns the application with the given client id, or
@@ -245,10 +411,27 @@ func (d *Directory) Applications(ctx context.Context, tenantID string) ([]Applic
 // tries again.
 func (d *Directory) AddPassword(ctx context.Context, tenantID, appID, displayName string, lifetime time.Duration) (string, PasswordCredential, error) {
 	if lifetime < 0 {
-		return "", PasswordCredential{}, fmt.Errorf("identity: negative password lifetime %v", lifetime)
+		return "", PasswordCredential{}, refusef(ErrInvalidInput, "A password credential cannot have a negative lifetime (%v).", lifetime)
 	}
 	if lifetime == 0 {
 		lifetime = DefaultPasswordLifetime
+	}
+	return d.addPassword(ctx, tenantID, appID, displayName, func(start time.Time) time.Time { return start.Add(lifetime) })
+}
+
+// AddPasswordUntil is AddPassword with the end of validity instead of a
+// lifetime, as Graph's addPassword takes endDateTime. The end must be
+// after now.
+func (d *Directory) AddPasswordUntil(ctx context.Context, tenantID, appID, displayName string, end time.Time) (string, PasswordCredential, error) {
+	if !end.After(d.now()) {
+		return "", PasswordCredential{}, refusef(ErrInvalidInput, "The endDateTime %s of a password credential must be in the future.", end.UTC().Format(time.RFC3339))
+	}
+	return d.addPassword(ctx, tenantID, appID, displayName, func(time.Time) time.Time { return end.UTC() })
+}
+
+func (d *Directory) addPassword(ctx context.Context, tenantID, appID, displayName string, endOf func(start time.Time) time.Time) (string, PasswordCredential, error) {
+	if utf8.RuneCountInString(displayName) > maxDisplayName {
+		return "", PasswordCredential{}, refusef(ErrInvalidInput, "The displayName of a password credential is at most %d characters long.", maxDisplayName)
 	}
 	secret, err := NewSecret()
 	if err != nil {
@@ -264,7 +447,7 @@ func (d *Directory) AddPassword(ctx context.Context, tenantID, appID, displayNam
 		DisplayName:   displayName,
 		Hint:          secret[:3],
 		StartDateTime: start,
-		EndDateTime:   start.Add(lifetime),
+		EndDateTime:   endOf(start),
 	}
 	err = d.updateApplication(ctx, tenantID, appID, func(doc *applicationDoc) error {
 		doc.PasswordCredentials = append(doc.PasswordCredentials, storedPassword{PasswordCredential: cred, Hash: hash, Salt: salt})
@@ -285,7 +468,7 @@ func (d *Directory) RemovePassword(ctx context.Context, tenantID, appID, keyID s
 				return nil
 			}
 		}
-		return fmt.Errorf("identity: application %s has no password credential %q", appID, keyID)
+		return refusef(ErrCredentialNotFound, "Application %s has no password credential with keyId '%s'.", doc.AppID, clip(keyID))
 	})
 }
 
@@ -324,15 +507,15 @@ func (d *Directory) VerifyClientSecret(ctx context.Context, tenantID, appID, sec
 func (d *Directory) getApplication(ctx context.Context, tenantID, appID string) (string, applicationDoc, string, error) {
 	tid, ok := canonicalGUID(tenantID)
 	if !ok {
-		return "", applicationDoc{}, "", fmt.Errorf("%w: %q", ErrTenantNotFound, tenantID)
+		return "", applicationDoc{}, "", refusef(ErrTenantNotFound, "Tenant '%s' does not exist.", clip(tenantID))
 	}
 	aid, ok := canonicalGUID(appID)
 	if !ok {
-		return "", applicationDoc{}, "", fmt.Errorf("%w: %q", ErrApplicationNotFound, appID)
+		return "", applicationDoc{}, "", refusef(ErrApplicationNotFound, "No application has the appId '%s': an appId is a GUID.", clip(appID))
 	}
 	sd, err := d.st.Get(ctx, applicationDocID(tid, aid))
 	if errors.Is(err, store.ErrNotFound) {
-		return "", applicationDoc{}, "", fmt.Errorf("%w: %s in tenant %s", ErrApplicationNotFound, aid, tid)
+		return "", applicationDoc{}, "", refusef(ErrApplicationNotFound, "No application has the appId '%s' in tenant %s.", aid, tid)
 	}
 	if err != nil {
 		return "", applicationDoc{}, "", fmt.Errorf("identity: get application %s: %w", aid, err)
@@ -388,5 +571,6 @@ func (doc applicationDoc) public(tenantID string) Application {
 		DisplayName:         doc.DisplayName,
 		CreatedDateTime:     doc.CreatedDateTime,
 		PasswordCredentials: creds,
+		ServicePrincipalID:  doc.ServicePrincipalID,
 	}
 }

@@ -1,18 +1,34 @@
-// Package identity is Perimeter's built-in token issuer, shaped like
-// Microsoft Entra ID so that unmodified Azure SDK clients
-// (azidentity.ClientSecretCredential with a custom authority host) can sign
-// in to it, and the verifier the control and data planes use to accept the
-// tokens it issues.
+// Package identity is Perimeter's built-in directory and token issuer,
+// shaped like Microsoft Entra ID and Microsoft Graph so that unmodified
+// Azure SDK clients (azidentity.ClientSecretCredential and
+// UsernamePasswordCredential with a custom authority host) can sign in to
+// it, and the verifier the control and data planes use to accept the tokens
+// it issues.
 //
 // The pieces:
 //
 //   - SigningKey: the ES256 key that signs every token, kept in the data
 //     directory and published as a JWKS.
-//   - Directory: tenants and applications (clients) with their password
-//     credentials, stored as documents in the store; secrets are kept only
-//     as salted hashes.
-//   - Issuer: the Entra-shaped HTTP endpoints (OAuth 2.0 client credentials
-//     token endpoint, OpenID Connect metadata, JWKS, instance discovery) and
-//     Verify, which turns a bearer token into a Principal or a refusal with a
-//     reason that is safe to show the caller.
+//   - Directory: tenants, applications (clients) with their password
+//     credentials, service principals, users and security groups, stored
+//     as documents in the store (see the Type constants for the layout).
+//     Client secrets are kept only as salted hashes, user passwords only
+//     as PBKDF2 hashes. Every change that spans documents is one atomic,
+//     ETag-guarded write. Directory.Object resolves a principal id (user,
+//     group or service principal) with one read, for role assignments;
+//     Directory.MemberOf gives every object's direct groups, for
+//     authorization snapshots.
+//   - Issuer: the Entra-shaped HTTP endpoints (OAuth 2.0 token endpoint with
+//     the client credentials and password grants, OpenID Connect metadata,
+//     JWKS, instance and user realm discovery) and Verify, which turns a
+//     bearer token into a Principal (an application's service principal, or
+//     a user) or a refusal with a reason that is safe to show the caller.
+//   - Graph: the directory over HTTP in Microsoft Graph v1.0 paths and
+//     shapes (/v1.0/applications, servicePrincipals, users, groups and
+//     their members, directoryObjects), for tokens of the audience
+//     https://graph.microsoft.com, with an authorization hook.
+//
+// As in Entra, an application gets tokens only once it has a service
+// principal in its tenant, and its tokens carry the service principal's
+// object id ("oid"); a user's tokens carry the user's.
 package identity

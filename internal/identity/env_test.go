@@ -38,7 +38,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // testEnv is a directory with one tenant and one application holding one
-// secret, and an issuer over them.
+// secret and having its service principal, and an issuer over them.
 type testEnv struct {
 	st     *memStore
 	dir    *Directory
@@ -47,8 +47,13 @@ type testEnv struct {
 	iss    *Issuer
 	tenant string
 	app    Application
+	sp     ServicePrincipal
 	secret string
 }
+
+// testPasswordIterations keeps user password hashing cheap in tests (the
+// production cost is 600,000 iterations, about 0.1 s, 1 s under -race).
+const testPasswordIterations = 1000
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
@@ -67,6 +72,7 @@ func newTestEnvWith(t testing.TB, base func() string, now func() time.Time) *tes
 	}
 	env.dir = NewDirectory(env.st)
 	env.dir.now = now
+	env.dir.passwordIterations = testPasswordIterations
 	tenant, err := env.dir.EnsureTenant(ctx, "72f988bf-86f1-41af-91ab-2d7cd011db47", "Test Tenant")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +82,11 @@ func newTestEnvWith(t testing.TB, base func() string, now func() time.Time) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.sp, err = env.dir.CreateServicePrincipal(ctx, env.tenant, env.app.AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.app.ServicePrincipalID = env.sp.ID
 	env.secret, _, err = env.dir.AddPassword(ctx, env.tenant, env.app.AppID, "test", 0)
 	if err != nil {
 		t.Fatal(err)

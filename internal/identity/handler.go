@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -26,6 +28,8 @@ func (i *Issuer) routes() *http.ServeMux {
 	mux.HandleFunc("GET /common/discovery/keys", i.serve(i.serveCommonKeys))
 	mux.HandleFunc("GET /common/discovery/v2.0/keys", i.serve(i.serveCommonKeys))
 	mux.HandleFunc("GET /common/discovery/instance", i.serve(i.serveInstanceDiscovery))
+	mux.HandleFunc("GET /common/UserRealm/{username}", i.serve(i.serveUserRealm))
+	mux.HandleFunc("GET /common/userrealm/{username}", i.serve(i.serveUserRealm))
 	return mux
 }
 
@@ -36,9 +40,10 @@ func (i *Issuer) routes() *http.ServeMux {
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
 //	GET  /{tenant}/.well-known/openid-configuration
 //	GET  /{tenant}/discovery/v2.0/keys
-//	GET  /{tenant}/oauth2/v2.0/authorize   (advertised; refuses: app tokens only)
+//	GET  /{tenant}/oauth2/v2.0/authorize   (advertised; refuses: no interactive sign-in)
 //	GET  /common/discovery/keys, /common/discovery/v2.0/keys
 //	GET  /common/discovery/instance
+//	GET  /common/UserRealm/{username}      (MSAL asks it before a password grant)
 //
 // Other paths get a 404. Mount it where the control-plane router sends the
 // requests for which Serves reports true.
@@ -65,16 +70,27 @@ func (i *Issuer) tenantFromPath(r *http.Request) (string, error) {
 	return t.ID, nil
 }
 
-// tokenResponse is Entra's successful token response.
+// tokenResponse is Entra's successful token response. Scope, IDToken and
+// ClientInfo are sent for user sign-ins only: MSAL public clients build the
+// account they cache from them.
 type tokenResponse struct {
 	TokenType    string `json:"token_type"`
+	Scope        string `json:"scope,omitempty"`
 	ExpiresIn    int64  `json:"expires_in"`
 	ExtExpiresIn int64  `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"`
+	ClientInfo   string `json:"client_info,omitempty"`
 }
 
-// serveToken is the OAuth 2.0 client credentials grant (RFC 6749 §4.4) as
-// Entra's v2.0 endpoint implements it.
+// AzureCLIClientID is the Azure CLI's public client id. The password grant
+// accepts it as the client of user sign-ins (as Entra does for `az login
+// --username`), besides the tenant's own applications.
+const AzureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+// serveToken is the token endpoint: the OAuth 2.0 client credentials grant
+// (RFC 6749 §4.4) and resource owner password credentials grant (§4.3), as
+// Entra's v2.0 endpoint implements them.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return newSTSError(http.StatusMethodNotAllowed, "invalid_request", 900561,
@@ -95,61 +111,201 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	// Only the body counts: credentials in a URL end up in logs.
 	form := r.PostForm
 
+	var resp tokenResponse
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
+		resp, err = i.clientCredentialsGrant(r, tenantID, form)
+	case "password":
+		resp, err = i.passwordGrant(r, tenantID, form)
 	case "":
 		return missingParameterError("grant_type")
 	default:
 		return newSTSError(http.StatusBadRequest, "unsupported_grant_type", 70003,
-			"The app requested an unsupported grant type '%s'. Perimeter supports 'client_credentials' only.", clip(gt))
+			"The app requested an unsupported grant type '%s'. Perimeter supports 'client_credentials' and 'password'.", clip(gt))
 	}
-
-	clientID, secret, usedBasic, err := clientCredentials(r, form)
-	if err != nil {
-		return err
-	}
-	resource, err := resourceFromScope(form.Get("scope"))
-	if err != nil {
-		return err
-	}
-
-	app, err := i.dir.VerifyClientSecret(r.Context(), tenantID, clientID, secret)
-	switch {
-	case errors.Is(err, ErrInvalidClientSecret):
-		// Unknown client and wrong secret answer alike.
-		se := invalidClientSecretError(clientID)
-		se.basic = usedBasic
-		return se
-	case errors.Is(err, ErrClientSecretExpired):
-		se := newSTSError(http.StatusUnauthorized, "invalid_client", 7000222,
-			"The provided client secret keys for app '%s' are expired. Add a new password to the application.", clip(clientID))
-		se.basic = usedBasic
-		return se
-	case err != nil:
-		return err
-	}
-
-	audience, ok := audienceForResource(resource)
-	if !ok {
-		return newSTSError(http.StatusBadRequest, "invalid_resource", 500011,
-			"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-			clip(resource), tenantID)
-	}
-	tok, err := i.IssueAppToken(app, audience)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("client-request-id", correlationID(r))
 	secs := int64(i.lifetime.Seconds())
-	writeJSON(w, http.StatusOK, tokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok.Token})
+	resp.TokenType, resp.ExpiresIn, resp.ExtExpiresIn = "Bearer", secs, secs
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
-// clientCredentials reads the client id and secret from the form
+// clientCredentialsGrant authenticates an application with its secret and
+// issues an app-only token naming its service principal.
+func (i *Issuer) clientCredentialsGrant(r *http.Request, tenantID string, form url.Values) (tokenResponse, error) {
+	clientID, secret, usedBasic, err := clientCredentials(r, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resource, err := resourceFromScope(form.Get("scope"))
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	app, err := i.verifyClientSecret(r, tenantID, clientID, secret, usedBasic)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	if app.ServicePrincipalID == "" {
+		// Checked after the secret: only the application's holder learns
+		// that it lacks a service principal.
+		return tokenResponse{}, newSTSError(http.StatusUnauthorized, "invalid_client", 7000229,
+			"The client application %s is missing service principal in the tenant %s. Create the service principal (POST /v1.0/servicePrincipals with {\"appId\": \"%s\"}, or 'perimeter ad sp create-for-rbac' for a new application) and request the token again.",
+			app.AppID, tenantID, app.AppID)
+	}
+	audience, err := audienceOf(resource, tenantID)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	tok, err := i.IssueAppToken(app, audience)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: tok.Token}, nil
+}
+
+// verifyClientSecret authenticates a confidential client, answering
+// failures as Entra does.
+func (i *Issuer) verifyClientSecret(r *http.Request, tenantID, clientID, secret string, usedBasic bool) (Application, error) {
+	app, err := i.dir.VerifyClientSecret(r.Context(), tenantID, clientID, secret)
+	switch {
+	case errors.Is(err, ErrInvalidClientSecret):
+		// Unknown client and wrong secret answer alike.
+		se := invalidClientSecretError(clientID)
+		se.basic = usedBasic
+		return Application{}, se
+	case errors.Is(err, ErrClientSecretExpired):
+		se := newSTSError(http.StatusUnauthorized, "invalid_client", 7000222,
+			"The provided client secret keys for app '%s' are expired. Add a new password to the application.", clip(clientID))
+		se.basic = usedBasic
+		return Application{}, se
+	case err != nil:
+		return Application{}, err
+	}
+	return app, nil
+}
+
+// passwordGrant signs a user in with their userPrincipalName and password
+// through a client: the Azure CLI's public client id, or an application of
+// the tenant (public, or authenticated when it sends its secret).
+func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values) (tokenResponse, error) {
+	clientID, secret, usedBasic, err := clientAuth(r, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	if clientID == "" {
+		return tokenResponse{}, missingParameterError("client_id")
+	}
+	username, password := form.Get("username"), form.Get("password")
+	if username == "" {
+		return tokenResponse{}, missingParameterError("username")
+	}
+	if password == "" {
+		return tokenResponse{}, missingParameterError("password")
+	}
+	scope, err := userScopeOf(form.Get("scope"))
+	if err != nil {
+		return tokenResponse{}, err
+	}
+
+	clientAuthenticated := false
+	switch {
+	case strings.EqualFold(clientID, AzureCLIClientID):
+		if secret != "" {
+			return tokenResponse{}, newSTSError(http.StatusUnauthorized, "invalid_client", 700025,
+				"Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+		}
+		clientID = AzureCLIClientID
+	case secret != "":
+		app, err := i.verifyClientSecret(r, tenantID, clientID, secret, usedBasic)
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		clientID, clientAuthenticated = app.AppID, true
+	default:
+		app, err := i.dir.Application(r.Context(), tenantID, clientID)
+		if errors.Is(err, ErrApplicationNotFound) {
+			return tokenResponse{}, newSTSError(http.StatusBadRequest, "unauthorized_client", 700016,
+				"Application with identifier '%s' was not found in the directory '%s'. Use the client id of an application in this tenant, or the Azure CLI's (%s).",
+				clip(clientID), tenantID, AzureCLIClientID)
+		}
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		clientID = app.AppID
+	}
+
+	user, err := i.dir.VerifyUserPassword(r.Context(), tenantID, username, password)
+	switch {
+	case errors.Is(err, ErrInvalidUserCredentials):
+		// An unknown user and a wrong password answer alike.
+		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50126,
+			"Error validating credentials due to invalid username or password.")
+	case errors.Is(err, ErrUserDisabled):
+		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50057,
+			"The user account is disabled. An administrator can enable it (accountEnabled).")
+	case err != nil:
+		return tokenResponse{}, err
+	}
+	audience, err := audienceOf(scope.resource, tenantID)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	tok, err := i.IssueUserToken(user, clientID, audience, clientAuthenticated)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	info, err := json.Marshal(map[string]string{"uid": user.ID, "utid": user.TenantID})
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp := tokenResponse{AccessToken: tok.Token, Scope: scope.granted, ClientInfo: base64.RawURLEncoding.EncodeToString(info)}
+	if scope.openID {
+		if resp.IDToken, err = i.issueIDToken(user, clientID); err != nil {
+			return tokenResponse{}, err
+		}
+	}
+	return resp, nil
+}
+
+// audienceOf maps a requested resource to the audience of its tokens.
+func audienceOf(resource, tenantID string) (string, error) {
+	audience, ok := audienceForResource(resource)
+	if !ok {
+		return "", newSTSError(http.StatusBadRequest, "invalid_resource", 500011,
+			"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+			clip(resource), tenantID)
+	}
+	return audience, nil
+}
+
+// clientCredentials reads the client id and secret of a confidential client
+// (client credentials grant), requiring both.
+func clientCredentials(r *http.Request, form url.Values) (clientID, secret string, usedBasic bool, err error) {
+	clientID, secret, usedBasic, err = clientAuth(r, form)
+	if err != nil {
+		return "", "", usedBasic, err
+	}
+	if clientID == "" {
+		return "", "", usedBasic, missingParameterError("client_id")
+	}
+	if secret == "" {
+		msg := "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+		if form.Get("client_assertion") != "" {
+			msg += " Perimeter accepts client secrets only (client_secret_post or client_secret_basic)."
+		}
+		return "", "", usedBasic, newSTSError(http.StatusUnauthorized, "invalid_client", 7000218, "%s", msg)
+	}
+	return clientID, secret, usedBasic, nil
+}
+
+// clientAuth reads the client id and, if any, the secret from the form
 // (client_secret_post) or from HTTP Basic authentication
 // (client_secret_basic, RFC 6749 §2.3.1: both parts form-urlencoded).
-func clientCredentials(r *http.Request, form url.Values) (clientID, secret string, usedBasic bool, err error) {
+func clientAuth(r *http.Request, form url.Values) (clientID, secret string, usedBasic bool, err error) {
 	clientID, secret = form.Get("client_id"), form.Get("client_secret")
 	if user, pass, ok := r.BasicAuth(); ok {
 		if secret != "" {
@@ -169,17 +325,55 @@ func clientCredentials(r *http.Request, form url.Values) (clientID, secret strin
 		}
 		clientID, secret, usedBasic = id, pw, true
 	}
-	if clientID == "" {
-		return "", "", usedBasic, missingParameterError("client_id")
-	}
-	if secret == "" {
-		msg := "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
-		if form.Get("client_assertion") != "" {
-			msg += " Perimeter accepts client secrets only (client_secret_post or client_secret_basic)."
-		}
-		return "", "", usedBasic, newSTSError(http.StatusUnauthorized, "invalid_client", 7000218, "%s", msg)
-	}
 	return clientID, secret, usedBasic, nil
+}
+
+// userScope is what a user sign-in asked for.
+type userScope struct {
+	resource string // the API, e.g. https://management.azure.com
+	granted  string // the "scope" of the response
+	openID   bool   // "openid" was asked for: answer an ID token
+}
+
+// userScopeOf checks the scope of a password grant: one API, as
+// "{resource}/.default" or "{resource}/user_impersonation", plus any of the
+// OpenID Connect scopes MSAL adds.
+func userScopeOf(scope string) (userScope, error) {
+	fields := strings.Fields(scope)
+	if len(fields) == 0 {
+		return userScope{}, missingParameterError("scope")
+	}
+	var us userScope
+	var granted, resources []string
+	for _, f := range fields {
+		switch f {
+		case "openid":
+			us.openID = true
+			granted = append(granted, f)
+			continue
+		case "profile", "email":
+			granted = append(granted, f)
+			continue
+		case "offline_access":
+			continue // no refresh tokens: sign in again
+		}
+		resources = append(resources, f)
+		granted = append(granted, f)
+	}
+	if len(resources) != 1 {
+		return userScope{}, newSTSError(http.StatusBadRequest, "invalid_scope", 70011,
+			"The provided value for the input parameter 'scope' is not valid. The scope %s is not valid: a sign-in names one API, as '{resource}/.default' or '{resource}/user_impersonation'.", clip(scope))
+	}
+	res, ok := strings.CutSuffix(resources[0], "/.default")
+	if !ok {
+		res, ok = strings.CutSuffix(resources[0], "/"+scopeUserImpersonation)
+	}
+	if !ok {
+		return userScope{}, newSTSError(http.StatusBadRequest, "invalid_scope", 70011,
+			"The provided value for the input parameter 'scope' is not valid. The scope %s is not valid: Perimeter grants '{resource}/.default' or '{resource}/user_impersonation' (for example https://management.azure.com/.default).", clip(resources[0]))
+	}
+	us.resource, us.granted = res, strings.Join(granted, " ")
+	return us, nil
 }
 
 // resourceFromScope checks the scope of a client credentials request and
@@ -221,5 +415,35 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return newSTSError(http.StatusBadRequest, "unsupported_response_type", 0,
-		"Perimeter issues app tokens with the client credentials grant only; use the token endpoint.")
+		"Perimeter has no interactive sign-in: applications use the client credentials grant and users the password grant, both at the token endpoint.")
+}
+
+// userRealm is the answer of Entra's user realm discovery, which MSAL asks
+// before a password grant: "Managed" means the password goes to the token
+// endpoint (not to a federated identity provider).
+type userRealm struct {
+	Version           string `json:"ver"`
+	AccountType       string `json:"account_type"`
+	DomainName        string `json:"domain_name"`
+	CloudInstanceName string `json:"cloud_instance_name"`
+	CloudAudienceURN  string `json:"cloud_audience_urn"`
+}
+
+// serveUserRealm answers GET /common/UserRealm/{username}: every user of
+// Perimeter is a managed (cloud) user. The answer is the same whether the
+// user exists or not.
+func (i *Issuer) serveUserRealm(w http.ResponseWriter, r *http.Request) error {
+	base, err := i.base()
+	if err != nil {
+		return err
+	}
+	_, domain, _ := strings.Cut(r.PathValue("username"), "@")
+	writeJSON(w, http.StatusOK, userRealm{
+		Version:           "1.0",
+		AccountType:       "Managed",
+		DomainName:        clip(domain),
+		CloudInstanceName: hostOf(base),
+		CloudAudienceURN:  "urn:federation:MicrosoftOnline",
+	})
+	return nil
 }

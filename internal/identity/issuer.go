@@ -97,7 +97,8 @@ func (i *Issuer) base() (string, error) {
 func issuerURL(base, tenantID string) string { return base + "/" + tenantID + "/v2.0" }
 
 // tokenClaims are the claims of an access token, named and shaped as in
-// Entra v2.0 app-only tokens ("aud" is a single string, as Entra sends it).
+// Entra v2.0 app-only and user tokens ("aud" is a single string, as Entra
+// sends it).
 type tokenClaims struct {
 	Audience  string           `json:"aud"`
 	Issuer    string           `json:"iss"`
@@ -107,19 +108,24 @@ type tokenClaims struct {
 	// AppID and AuthorizedParty are the client id (v1 and v2 names).
 	AppID           string `json:"appid"`
 	AuthorizedParty string `json:"azp"`
-	// AuthorizedPartyACR "1": the client authenticated with a secret.
+	// AuthorizedPartyACR "1": the client authenticated with a secret;
+	// "0": a public client (user tokens from the Azure CLI's client id).
 	AuthorizedPartyACR string `json:"azpacr"`
 	IdentityType       string `json:"idtyp"`
-	// ObjectID is the object id of the principal. Entra puts the service
-	// principal's object id here for client-credentials tokens; Perimeter
-	// has no service principals yet and uses the application's object id.
-	// When service principals arrive, this becomes theirs (and role
-	// assignments, which name principalId, follow).
+	// ObjectID is the object id of the principal: for client-credentials
+	// tokens the application's service principal (as in Entra), for user
+	// tokens the user. Role assignments name it as principalId.
 	ObjectID string `json:"oid"`
 	Subject  string `json:"sub"`
 	TenantID string `json:"tid"`
 	TokenID  string `json:"jti"`
 	Version  string `json:"ver"`
+	// User tokens only: the sign-in name (v1 "upn" and "unique_name"), the
+	// display name and the delegated scope.
+	UPN        string `json:"upn,omitempty"`
+	UniqueName string `json:"unique_name,omitempty"`
+	Name       string `json:"name,omitempty"`
+	Scope      string `json:"scp,omitempty"`
 }
 
 func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -131,8 +137,15 @@ func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings{c.Audience}, nil
 }
 
-// identityTypeApp is the "idtyp" of app-only tokens.
-const identityTypeApp = "app"
+// "idtyp" of app-only and user tokens.
+const (
+	identityTypeApp  = "app"
+	identityTypeUser = "user"
+)
+
+// scopeUserImpersonation is the "scp" of user tokens: the user's own
+// access to the API, as the Azure services' delegated permission is named.
+const scopeUserImpersonation = "user_impersonation"
 
 // AccessToken is an issued token.
 type AccessToken struct {
@@ -141,40 +154,139 @@ type AccessToken struct {
 }
 
 // IssueAppToken signs an app-only access token for app (which must carry
-// its TenantID, as returned by the Directory) with the given audience. The
-// token endpoint uses it after authenticating the client; other callers are
-// trusted code that has authenticated the application in another way.
+// its TenantID, as returned by the Directory) with the given audience. Its
+// "oid" is the application's service principal; for an application without
+// one (which the token endpoint refuses, but trusted code may hold) it is
+// the application's object id. The token endpoint uses it after
+// authenticating the client; other callers are trusted code that has
+// authenticated the application in another way.
 func (i *Issuer) IssueAppToken(app Application, audience string) (AccessToken, error) {
-	base, err := i.base()
-	if err != nil {
-		return AccessToken{}, err
-	}
 	if app.TenantID == "" || app.ObjectID == "" || app.AppID == "" || audience == "" {
 		return AccessToken{}, errors.New("identity: IssueAppToken needs an application with tenant, object and client ids, and an audience")
 	}
-	now := i.now().Truncate(time.Second)
-	claims := &tokenClaims{
+	oid := app.ServicePrincipalID
+	if oid == "" {
+		oid = app.ObjectID
+	}
+	return i.sign(&tokenClaims{
 		Audience:           audience,
-		Issuer:             issuerURL(base, app.TenantID),
-		IssuedAt:           jwt.NewNumericDate(now),
-		NotBefore:          jwt.NewNumericDate(now),
-		ExpiresAt:          jwt.NewNumericDate(now.Add(i.lifetime)),
 		AppID:              app.AppID,
 		AuthorizedParty:    app.AppID,
 		AuthorizedPartyACR: "1",
 		IdentityType:       identityTypeApp,
-		ObjectID:           app.ObjectID,
-		Subject:            app.ObjectID,
+		ObjectID:           oid,
+		Subject:            oid,
 		TenantID:           app.TenantID,
-		TokenID:            newGUID(),
-		Version:            "2.0",
+	})
+}
+
+// IssueUserToken signs a user (delegated) access token for user (which
+// must carry its TenantID, as returned by the Directory), obtained through
+// the client clientID, with the given audience. clientAuthenticated says
+// whether the client proved itself with a secret ("azpacr" 1) or is a
+// public client (0). The token endpoint uses it after checking the user's
+// password.
+func (i *Issuer) IssueUserToken(user User, clientID, audience string, clientAuthenticated bool) (AccessToken, error) {
+	if user.TenantID == "" || user.ID == "" || user.UserPrincipalName == "" || clientID == "" || audience == "" {
+		return AccessToken{}, errors.New("identity: IssueUserToken needs a user with tenant, object id and userPrincipalName, a client id and an audience")
 	}
+	acr := "0"
+	if clientAuthenticated {
+		acr = "1"
+	}
+	return i.sign(&tokenClaims{
+		Audience:           audience,
+		AppID:              clientID,
+		AuthorizedParty:    clientID,
+		AuthorizedPartyACR: acr,
+		IdentityType:       identityTypeUser,
+		ObjectID:           user.ID,
+		Subject:            user.ID,
+		TenantID:           user.TenantID,
+		UPN:                user.UserPrincipalName,
+		UniqueName:         user.UserPrincipalName,
+		Name:               user.DisplayName,
+		Scope:              scopeUserImpersonation,
+	})
+}
+
+// sign completes claims with the issuer, times, token id and version, and
+// signs them.
+func (i *Issuer) sign(claims *tokenClaims) (AccessToken, error) {
+	base, err := i.base()
+	if err != nil {
+		return AccessToken{}, err
+	}
+	now := i.now().Truncate(time.Second)
+	claims.Issuer = issuerURL(base, claims.TenantID)
+	claims.IssuedAt = jwt.NewNumericDate(now)
+	claims.NotBefore = jwt.NewNumericDate(now)
+	claims.ExpiresAt = jwt.NewNumericDate(now.Add(i.lifetime))
+	claims.TokenID = newGUID()
+	claims.Version = "2.0"
+	signed, err := i.signJWT(claims)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{Token: signed, ExpiresOn: now.Add(i.lifetime)}, nil
+}
+
+// signJWT signs any claims with the issuer's key.
+func (i *Issuer) signJWT(claims jwt.Claims) (string, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tok.Header["kid"] = i.key.KeyID()
 	tok.Header["typ"] = "JWT"
 	signed, err := tok.SignedString(i.key.private)
 	if err != nil {
-		return AccessToken{}, fmt.Errorf("identity: sign token: %w", err)
+		return "", fmt.Errorf("identity: sign token: %w", err)
 	}
-	return AccessToken{Token: signed, ExpiresOn: now.Add(i.lifetime)}, nil
+	return signed, nil
+}
+
+// idTokenClaims are the claims of the OpenID Connect ID token a user
+// sign-in returns when the client asks for "openid": MSAL reads the
+// account (name, username, tenant) from it.
+type idTokenClaims struct {
+	Audience          string           `json:"aud"`
+	Issuer            string           `json:"iss"`
+	IssuedAt          *jwt.NumericDate `json:"iat"`
+	NotBefore         *jwt.NumericDate `json:"nbf"`
+	ExpiresAt         *jwt.NumericDate `json:"exp"`
+	Name              string           `json:"name"`
+	ObjectID          string           `json:"oid"`
+	PreferredUsername string           `json:"preferred_username"`
+	Subject           string           `json:"sub"`
+	TenantID          string           `json:"tid"`
+	Version           string           `json:"ver"`
+}
+
+func (c *idTokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *idTokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
+func (c *idTokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
+func (c *idTokenClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *idTokenClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *idTokenClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings{c.Audience}, nil
+}
+
+// issueIDToken signs an ID token for user, addressed to the client.
+func (i *Issuer) issueIDToken(user User, clientID string) (string, error) {
+	base, err := i.base()
+	if err != nil {
+		return "", err
+	}
+	now := i.now().Truncate(time.Second)
+	return i.signJWT(&idTokenClaims{
+		Audience:          clientID,
+		Issuer:            issuerURL(base, user.TenantID),
+		IssuedAt:          jwt.NewNumericDate(now),
+		NotBefore:         jwt.NewNumericDate(now),
+		ExpiresAt:         jwt.NewNumericDate(now.Add(i.lifetime)),
+		Name:              user.DisplayName,
+		ObjectID:          user.ID,
+		PreferredUsername: user.UserPrincipalName,
+		Subject:           user.ID,
+		TenantID:          user.TenantID,
+		Version:           "2.0",
+	})
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // memStore is a minimal in-memory store.Store for these tests: atomic
-// Apply with the shared precondition rules, global revisions and ETags from
+// Apply (puts, deletes and checks) with the shared precondition rules, global revisions and ETags from
 // store.ETagFor, and a change feed.
 type memStore struct {
 	mu      sync.Mutex
@@ -70,10 +70,7 @@ func (s *memStore) Apply(_ context.Context, ops ...store.Op) ([]store.Document, 
 		if err := store.ValidateOp(op); err != nil {
 			return nil, err
 		}
-		id := op.Delete
-		if op.Put != nil {
-			id = op.Put.ID
-		}
+		id := op.ID()
 		k := store.Key(id)
 		var cur *store.Document
 		if d, ok := staged[k]; ok {
@@ -81,6 +78,14 @@ func (s *memStore) Apply(_ context.Context, ops ...store.Op) ([]store.Document, 
 		}
 		if err := store.CheckPrecondition(id, cur, op.If); err != nil {
 			return nil, err
+		}
+		if op.Check != "" {
+			if cur != nil {
+				out = append(out, *cur)
+			} else {
+				out = append(out, store.Document{})
+			}
+			continue
 		}
 		rev++
 		if op.Put == nil {

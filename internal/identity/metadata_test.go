@@ -128,6 +128,8 @@ func TestServes(t *testing.T) {
 		"GET /" + env.tenant + "/v2.0/.well-known/openid-configuration": true,
 		"GET /" + env.tenant + "/discovery/v2.0/keys":                   true,
 		"GET /common/discovery/instance":                                true,
+		"GET /common/UserRealm/alice@contoso.com":                       true,
+		"GET /v1.0/users":                                               false,
 		"GET /subscriptions/x/resourceGroups":                           false,
 		"GET /providers/Microsoft.Resources/operations":                 false,
 		"POST /" + env.tenant + "/discovery/v2.0/keys":                  false,

@@ -42,15 +42,23 @@ func NewSecret() (string, error) {
 // no amount of hashing speed lets an attacker who steals the store search a
 // 2^256 space. A slow KDF (Argon2id, scrypt) would only add CPU cost to every
 // token request. The salt keeps equal secrets from having equal hashes.
-// Human-chosen passwords (a later feature) are guessable and must NOT use
-// this: they need a slow, memory-hard KDF such as Argon2id from
-// golang.org/x/crypto/argon2.
+// Human-chosen passwords are guessable and must NOT use this: users'
+// passwords go through the slow KDF of hashPassword (password.go).
 func hashSecret(secret string) (salt, hash []byte, err error) {
-	salt = make([]byte, saltBytes)
-	if _, err := rand.Read(salt); err != nil {
-		return nil, nil, fmt.Errorf("identity: generate salt: %w", err)
+	salt, err = newSalt()
+	if err != nil {
+		return nil, nil, err
 	}
 	return salt, saltedHash(salt, secret), nil
+}
+
+// newSalt returns saltBytes random bytes.
+func newSalt() ([]byte, error) {
+	salt := make([]byte, saltBytes)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("identity: generate salt: %w", err)
+	}
+	return salt, nil
 }
 
 func saltedHash(salt []byte, secret string) []byte {

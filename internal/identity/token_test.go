@@ -47,7 +47,8 @@ func TestTokenEndpointIssues(t *testing.T) {
 			if err != nil {
 				t.Fatalf("issued token does not verify for %s: %v", tt.wantAud, err)
 			}
-			want := Principal{TenantID: env.tenant, ObjectID: env.app.ObjectID, AppID: env.app.AppID, Audience: tt.wantAud,
+			// oid is the service principal's, as in Entra.
+			want := Principal{TenantID: env.tenant, ObjectID: env.sp.ID, AppID: env.app.AppID, Audience: tt.wantAud,
 				Type: PrincipalTypeApp, ExpiresAt: env.clock.Now().Add(time.Hour)}
 			if *p != want {
 				t.Errorf("principal %+v\nwant      %+v", *p, want)
@@ -69,7 +70,7 @@ func TestTokenClaims(t *testing.T) {
 	now := float64(env.clock.Now().Unix())
 	want := map[string]any{
 		"iss": testBase + "/" + env.tenant + "/v2.0", "aud": AudienceManagement,
-		"tid": env.tenant, "oid": env.app.ObjectID, "sub": env.app.ObjectID,
+		"tid": env.tenant, "oid": env.sp.ID, "sub": env.sp.ID,
 		"appid": env.app.AppID, "azp": env.app.AppID, "azpacr": "1",
 		"idtyp": "app", "ver": "2.0",
 		"iat": now, "nbf": now, "exp": now + 3600,
@@ -122,11 +123,16 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		{"two authentication methods", env.tenant, clientForm("", env.secret, mgmt), []string{env.app.AppID, env.secret}, 0, 400, "invalid_request", 0},
 		{"basic and other client_id", env.tenant, clientForm(unknownClient, "", mgmt), []string{env.app.AppID, env.secret}, 0, 400, "invalid_request", 0},
 		{"no grant type", env.tenant, url.Values{"client_id": {env.app.AppID}, "client_secret": {env.secret}, "scope": {mgmt}}, nil, 0, 400, "invalid_request", 900144},
-		{"password grant", env.tenant, func() url.Values {
+		{"authorization code grant", env.tenant, func() url.Values {
+			v := clientForm(env.app.AppID, env.secret, mgmt)
+			v.Set("grant_type", "authorization_code")
+			return v
+		}(), nil, 0, 400, "unsupported_grant_type", 70003},
+		{"password grant without username", env.tenant, func() url.Values {
 			v := clientForm(env.app.AppID, env.secret, mgmt)
 			v.Set("grant_type", "password")
 			return v
-		}(), nil, 0, 400, "unsupported_grant_type", 70003},
+		}(), nil, 0, 400, "invalid_request", 900144},
 		{"no scope", env.tenant, clientForm(env.app.AppID, env.secret, ""), nil, 0, 400, "invalid_request", 900144},
 		{"scope without /.default", env.tenant, clientForm(env.app.AppID, env.secret, "https://management.azure.com/user_impersonation"), nil, 0, 400, "invalid_scope", 1002012},
 		{"only OIDC scopes", env.tenant, clientForm(env.app.AppID, env.secret, "openid profile"), nil, 0, 400, "invalid_scope", 1002012},

@@ -63,22 +63,32 @@ const (
 // PrincipalType is the kind of identity a token was issued to.
 type PrincipalType string
 
-// PrincipalTypeApp is an application signed in with its own credentials
-// (Entra's "idtyp": "app").
-const PrincipalTypeApp PrincipalType = "app"
+// Kinds of principal (Entra's "idtyp").
+const (
+	// PrincipalTypeApp is an application signed in with its own
+	// credentials; ObjectID is its service principal.
+	PrincipalTypeApp PrincipalType = "app"
+	// PrincipalTypeUser is a user signed in with their password through a
+	// client (AppID); ObjectID is the user.
+	PrincipalTypeUser PrincipalType = "user"
+)
 
 // Principal is the identity a verified token speaks for.
 type Principal struct {
 	TenantID string
-	// ObjectID is the principal's object id ("oid"); the id role
+	// ObjectID is the principal's object id ("oid"): the service
+	// principal's for an application, the user's for a user; the id role
 	// assignments name.
 	ObjectID string
-	// AppID is the client id the token was issued to.
+	// AppID is the client id the token was issued to (for a user token,
+	// the client the user signed in through).
 	AppID string
 	// Audience is the entry of Verify's audiences that the token matched,
 	// as the caller spelled it.
-	Audience  string
-	Type      PrincipalType
+	Audience string
+	Type     PrincipalType
+	// UPN is a user's userPrincipalName; "" for applications.
+	UPN       string
 	ExpiresAt time.Time
 }
 
@@ -142,10 +152,25 @@ func (i *Issuer) VerifyContext(ctx context.Context, token string, audiences ...s
 	if matched == "" {
 		return nil, refuse(reasonAudience, fmt.Errorf("aud %q, want one of %q", claims.Audience, audiences))
 	}
-	if claims.IdentityType != identityTypeApp || claims.Version != "2.0" ||
+	if claims.Version != "2.0" ||
 		claims.ObjectID == "" || claims.Subject != claims.ObjectID ||
 		claims.AppID == "" || claims.AuthorizedParty != claims.AppID {
 		return nil, refuse(reasonClaims, nil)
+	}
+	var typ PrincipalType
+	switch claims.IdentityType {
+	case identityTypeApp:
+		if claims.UPN != "" || claims.Scope != "" {
+			return nil, refuse(reasonClaims, errors.New("app token with user claims"))
+		}
+		typ = PrincipalTypeApp
+	case identityTypeUser:
+		if claims.UPN == "" || claims.Scope != scopeUserImpersonation {
+			return nil, refuse(reasonClaims, errors.New("user token without upn or scp"))
+		}
+		typ = PrincipalTypeUser
+	default:
+		return nil, refuse(reasonClaims, fmt.Errorf("idtyp %q", claims.IdentityType))
 	}
 	if _, err := i.dir.Tenant(ctx, tenantID); err != nil {
 		if errors.Is(err, ErrTenantNotFound) {
@@ -158,7 +183,8 @@ func (i *Issuer) VerifyContext(ctx context.Context, token string, audiences ...s
 		ObjectID:  claims.ObjectID,
 		AppID:     claims.AppID,
 		Audience:  matched,
-		Type:      PrincipalTypeApp,
+		Type:      typ,
+		UPN:       claims.UPN,
 		ExpiresAt: claims.ExpiresAt.UTC(),
 	}, nil
 }

@@ -39,7 +39,7 @@ func TestVerifyAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Audience != tt.wantAud || p.TenantID != env.tenant || p.ObjectID != env.app.ObjectID || p.AppID != env.app.AppID || p.Type != PrincipalTypeApp {
+			if p.Audience != tt.wantAud || p.TenantID != env.tenant || p.ObjectID != env.sp.ID || p.AppID != env.app.AppID || p.Type != PrincipalTypeApp || p.UPN != "" {
 				t.Errorf("principal %+v", p)
 			}
 		})
@@ -160,7 +160,7 @@ func validClaims(env *testEnv, changes map[string]any) jwt.MapClaims {
 	c := jwt.MapClaims{
 		"aud": AudienceManagement, "iss": testBase + "/" + env.tenant + "/v2.0",
 		"iat": now, "nbf": now, "exp": now + 3600,
-		"tid": env.tenant, "oid": env.app.ObjectID, "sub": env.app.ObjectID,
+		"tid": env.tenant, "oid": env.sp.ID, "sub": env.sp.ID,
 		"appid": env.app.AppID, "azp": env.app.AppID, "azpacr": "1",
 		"idtyp": "app", "ver": "2.0", "jti": newGUID(),
 	}

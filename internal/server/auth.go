@@ -67,15 +67,19 @@ func (a *bearerAuth) refuse(code, message, description string) *arm.Error {
 }
 
 // controlPlaneHandler routes the control-plane listener: the issuer's paths
-// (token endpoint, OpenID metadata, keys) to the issuer, the rest to ARM.
-func controlPlaneHandler(issuer *identity.Issuer, control http.Handler) http.Handler {
-	tokens := issuer.Handler()
+// (token endpoint, OpenID metadata, keys) to the issuer, Graph's (/v1.0/...)
+// to the directory, the rest to ARM.
+func controlPlaneHandler(issuer *identity.Issuer, graph *identity.Graph, control http.Handler) http.Handler {
+	tokens, directory := issuer.Handler(), graph.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if issuer.Serves(r) {
+		switch {
+		case issuer.Serves(r):
 			tokens.ServeHTTP(w, r)
-			return
+		case graph.Serves(r):
+			directory.ServeHTTP(w, r)
+		default:
+			control.ServeHTTP(w, r)
 		}
-		control.ServeHTTP(w, r)
 	})
 }
 

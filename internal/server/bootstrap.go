@@ -33,7 +33,11 @@ type installation struct {
 	TenantID       string `json:"tenantId"`
 	SubscriptionID string `json:"subscriptionId"`
 	AdminAppID     string `json:"adminAppId"`
-	AdminObjectID  string `json:"adminObjectId"`
+	// AdminObjectID is the object id of the admin application's service
+	// principal: the "oid" of its tokens and the principalId of its Owner
+	// assignment. (Installations from before service principals recorded
+	// the application's object id; bootstrap moves them over.)
+	AdminObjectID string `json:"adminObjectId"`
 }
 
 const (
@@ -54,6 +58,9 @@ func bootstrap(ctx context.Context, st store.Store, dir *identity.Directory, dat
 	}
 	if err != nil {
 		return installation{}, err
+	}
+	if inst, err = ensureAdminServicePrincipal(ctx, st, dir, inst); err != nil {
+		return installation{}, fmt.Errorf("give the bootstrap admin its service principal: %w", err)
 	}
 	path := filepath.Join(dataDir, adminFile)
 	existing, err := readAdmin(path)
@@ -107,13 +114,17 @@ func createInstallation(ctx context.Context, st store.Store, dir *identity.Direc
 	if err != nil {
 		return installation{}, err
 	}
+	sp, err := dir.EnsureServicePrincipal(ctx, tenantID, app.AppID)
+	if err != nil {
+		return installation{}, err
+	}
 	if err := resources.EnsureSubscription(ctx, st, tenantID, subID, "Perimeter default subscription"); err != nil {
 		return installation{}, err
 	}
-	if err := assignOwner(ctx, st, subID, app.ObjectID); err != nil {
+	if err := assignOwner(ctx, st, subID, sp.ID); err != nil {
 		return installation{}, err
 	}
-	inst := installation{TenantID: tenantID, SubscriptionID: subID, AdminAppID: app.AppID, AdminObjectID: app.ObjectID}
+	inst := installation{TenantID: tenantID, SubscriptionID: subID, AdminAppID: app.AppID, AdminObjectID: sp.ID}
 	body, err := json.Marshal(inst)
 	if err != nil {
 		return installation{}, err
@@ -126,6 +137,87 @@ func createInstallation(ctx context.Context, st store.Store, dir *identity.Direc
 		return installation{}, fmt.Errorf("record installation: %w", err)
 	}
 	return inst, nil
+}
+
+// ensureAdminServicePrincipal makes sure the bootstrap admin application
+// has its service principal. Tokens name the service principal in "oid",
+// so in an installation from before service principals (whose record and
+// Owner assignment name the application's object id) it moves the admin's
+// role assignments on the default subscription to the service principal
+// and updates the record, in one write. A current installation is returned
+// as it is, with no write.
+func ensureAdminServicePrincipal(ctx context.Context, st store.Store, dir *identity.Directory, inst installation) (installation, error) {
+	const attempts = 8 // each retry means another replica wrote first
+	for range attempts {
+		sp, err := dir.EnsureServicePrincipal(ctx, inst.TenantID, inst.AdminAppID)
+		if err != nil {
+			return installation{}, err
+		}
+		if inst.AdminObjectID == sp.ID {
+			return inst, nil
+		}
+		record, err := st.Get(ctx, installationID)
+		if err != nil {
+			return installation{}, err
+		}
+		ops, err := moveRoleAssignments(ctx, st, "/subscriptions/"+inst.SubscriptionID, inst.AdminObjectID, sp.ID)
+		if err != nil {
+			return installation{}, err
+		}
+		updated := inst
+		updated.AdminObjectID = sp.ID
+		body, err := json.Marshal(updated)
+		if err != nil {
+			return installation{}, err
+		}
+		ops = append(ops, store.Op{
+			Put: &store.Document{ID: installationID, Type: "Perimeter/installation", Body: body},
+			If:  store.Precondition{IfMatch: record.ETag},
+		})
+		_, err = st.Apply(ctx, ops...)
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			if inst, err = loadInstallation(ctx, st); err != nil {
+				return installation{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return installation{}, fmt.Errorf("move the admin's role assignments to its service principal: %w", err)
+		}
+		return updated, nil
+	}
+	return installation{}, errors.New("the installation record kept changing; try again")
+}
+
+// moveRoleAssignments returns the ops that rewrite the principalId of the
+// role assignments at scope naming from to name to, each guarded by the
+// ETag read. Other properties are kept as they are.
+func moveRoleAssignments(ctx context.Context, st store.Store, scope, from, to string) ([]store.Op, error) {
+	docs, err := st.List(ctx, store.ListOptions{Type: "Microsoft.Authorization/roleAssignments", Parent: scope})
+	if err != nil {
+		return nil, err
+	}
+	var ops []store.Op
+	for _, doc := range docs {
+		var ra map[string]any
+		if err := json.Unmarshal(doc.Body, &ra); err != nil {
+			return nil, fmt.Errorf("role assignment %s: %w", doc.ID, err)
+		}
+		props, _ := ra["properties"].(map[string]any)
+		if id, _ := props["principalId"].(string); props == nil || !strings.EqualFold(id, from) {
+			continue
+		}
+		props["principalId"] = to
+		body, err := json.Marshal(ra)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, store.Op{
+			Put: &store.Document{ID: doc.ID, Type: doc.Type, Parent: doc.Parent, Body: body},
+			If:  store.Precondition{IfMatch: doc.ETag},
+		})
+	}
+	return ops, nil
 }
 
 // assignOwner records a role assignment of Owner at subscription scope.

@@ -31,6 +31,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/ingress"
 	"github.com/perimeterhq/perimeter/internal/models"
+	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
@@ -150,8 +151,24 @@ func Run(ctx context.Context, cfg Config) error {
 	baseURL.Store(armURL)
 	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) }})
 
+	// Both planes decide with a snapshot compiled from the store (network
+	// rules, deployments, role assignments), recompiled on every change.
+	snapshots := snapshot.NewSource(snapshot.SourceConfig{
+		Store: st, Secrets: box, Catalog: catalog, BaseDomain: cfg.BaseDomain, Logger: log,
+		MemberOf: func(ctx context.Context) (map[string][]string, error) { return dir.MemberOf(ctx, inst.TenantID) },
+	})
+	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSource()
+	go func() { _ = snapshots.Run(srcCtx) }()
+	select {
+	case <-snapshots.Ready():
+	case <-time.After(10 * time.Second):
+		log.Warn("no snapshot after 10s; requests are refused until one compiles")
+	}
+
 	control := arm.NewServer(arm.Config{
 		Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log,
+		Authorizer: authorization.NewAuthorizer(freshPolicy(snapshots)),
 		// Most operations finish in milliseconds; answering them inline
 		// spares clients a poll that Retry-After would delay by a second.
 		InlineWait: 2 * time.Second,
@@ -160,6 +177,10 @@ func Run(ctx context.Context, cfg Config) error {
 		resources.Kinds(control, resources.PreviewFeatures),
 		network.Kinds(control),
 		diagnostics.Kinds(control, logSink),
+		authorization.Kinds(control, authorization.Config{
+			Principals: principalLookup(dir), TenantID: inst.TenantID,
+			Groups: func(id string) []string { return snapshots.Current().Policy().Groups(id) },
+		}),
 		cognitive.Kinds(control, cognitive.Config{
 			Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
 		}),
@@ -178,7 +199,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	armSrv := &http.Server{
-		Handler: controlPlaneHandler(issuer, control), TLSConfig: tlsConfig.Clone(), ErrorLog: httpErrorLog(log, "control plane"),
+		Handler: controlPlaneHandler(issuer, identity.NewGraph(identity.GraphConfig{
+			Directory: dir, Verifier: issuer, Logger: log,
+			Authorize: directoryAuthorizer(freshPolicy(snapshots), inst.SubscriptionID),
+		}), control), TLSConfig: tlsConfig.Clone(), ErrorLog: httpErrorLog(log, "control plane"),
 		// Bodies are at most 4 MiB and every operation is answered at once
 		// (slow work runs as an operation), so a minute is generous.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
@@ -218,20 +242,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	// The data planes decide with a snapshot compiled from the store,
-	// recompiled on every change.
-	snapshots := snapshot.NewSource(snapshot.SourceConfig{Store: st, Secrets: box, Catalog: catalog, BaseDomain: cfg.BaseDomain, Logger: log})
-	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSource()
-	go func() { _ = snapshots.Run(srcCtx) }()
-	select {
-	case <-snapshots.Ready():
-	case <-time.After(10 * time.Second):
-		log.Warn("no data-plane snapshot after 10s; the data planes refuse traffic until one compiles")
-	}
-
 	gateway, err := ingress.New(ingress.Config{
-		Snapshots: snapshots, Tokens: issuer, TrustedProxies: cfg.TrustedProxies,
+		Snapshots: snapshots, Tokens: issuer, Authorizer: dataPlaneAuthorizer{snapshots}, TrustedProxies: cfg.TrustedProxies,
 		Log: accessLog, Registry: registry, Logger: log.With("component", "ingress"),
 	})
 	if err != nil {

@@ -127,10 +127,18 @@ func TestGatewayWithOpenAISDK(t *testing.T) {
 
 	// A bearer token for the data plane, from Perimeter's issuer through
 	// azidentity.
+	// The admin owns the subscription, and Owner grants no data action:
+	// refused until a data role is assigned, as in Azure.
 	withToken := client("203.0.113.10", azure.WithTokenCredential(in.credential()))
-	if _, err := withToken.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+	chatParams := openai.ChatCompletionNewParams{
 		Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("token")},
-	}); err != nil {
+	}
+	var denied *openai.Error
+	if _, err := withToken.Chat.Completions.New(ctx, chatParams); !errors.As(err, &denied) || denied.StatusCode != http.StatusUnauthorized {
+		t.Errorf("chat with a token before any data role: %v, want 401 PermissionDenied", err)
+	}
+	in.assign(*acct.ID, "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", in.objectID(in.credential())) // Cognitive Services OpenAI User
+	if err := eventually(func() error { _, err := withToken.Chat.Completions.New(ctx, chatParams); return err }); err != nil {
 		t.Errorf("chat with a token: %v", err)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,13 +21,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	cs "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/cognitiveservices/armcognitiveservices/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/uuid"
 )
 
 // binary is the perimeter binary built once for the package.
@@ -291,4 +295,59 @@ func (in *instance) cognitive() *cs.ClientFactory {
 		in.t.Fatal(err)
 	}
 	return f
+}
+
+// objectID reads the "oid" claim of a token the credential obtains: the
+// principal id role assignments name.
+func (in *instance) objectID(cred azcore.TokenCredential) string {
+	in.t.Helper()
+	tok, err := cred.GetToken(in.t.Context(), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	parts := strings.Split(tok.Token, ".")
+	if len(parts) != 3 {
+		in.t.Fatalf("not a JWT: %q", tok.Token)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	var claims struct {
+		OID string `json:"oid"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.OID == "" {
+		in.t.Fatalf("token claims %s: %v", payload, err)
+	}
+	return claims.OID
+}
+
+// assign gives principalID the built-in role at scope, as the admin, with
+// the official armauthorization client.
+func (in *instance) assign(scope, roleGUID, principalID string) {
+	in.t.Helper()
+	client, err := armauthorization.NewRoleAssignmentsClient(in.admin.SubscriptionID, in.credential(), in.armOptions())
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	roleID := "/subscriptions/" + in.admin.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + roleGUID
+	if _, err := client.Create(in.t.Context(), scope, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{
+		Properties: &armauthorization.RoleAssignmentProperties{RoleDefinitionID: &roleID, PrincipalID: &principalID},
+	}, nil); err != nil {
+		in.t.Fatalf("assign role %s to %s at %s: %v", roleGUID, principalID, scope, err)
+	}
+}
+
+// eventually retries f for up to two seconds: the data planes enforce a
+// change made through the control plane within milliseconds of its commit,
+// not in the same instant.
+func eventually(f func() error) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -7,23 +7,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/perimeterhq/perimeter/internal/identity"
 )
 
 // loginOptions are the flags of `perimeter login`.
 type loginOptions struct {
-	dataDir          string
-	servicePrincipal bool
-	endpoint         string
-	caFile           string
-	tenant           string
-	username         string
-	password         string
+	dataDir              string
+	servicePrincipal     bool
+	endpoint             string
+	caFile               string
+	tenant               string
+	username             string
+	password             string
+	allowNoSubscriptions bool
 }
 
 func newLoginCommand() *cobra.Command {
@@ -31,16 +35,26 @@ func newLoginCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in to a Perimeter server and save the login as a profile",
-		Long: `Log in to a Perimeter server, as 'az login --service-principal' does, and save
-the endpoint, the server's CA certificate and the credential as a profile
-(mode 0600) in $PERIMETER_CONFIG_DIR, else in the user configuration directory.
-The credential is checked by getting a token before anything is saved.
+		Long: `Log in to a Perimeter server, as 'az login --service-principal' or
+'az login --username' does, and save the endpoint, the server's CA certificate
+and the credential as a profile (mode 0600) in $PERIMETER_CONFIG_DIR, else in
+the user configuration directory. The credential is checked by getting a token
+before anything is saved.
 
-For a server on this machine, --data-dir reads everything from the data
-directory of 'perimeter serve' (ready.json, admin.json, ca.pem).`,
+A service principal logs in with its client id and secret (--service-principal).
+A user logs in with their userPrincipalName and password (--username without
+--service-principal), through the Azure CLI's public client id; as Perimeter
+issues no refresh tokens, the profile keeps the password.
+
+For a server on this machine, --data-dir reads the endpoint, CA and tenant
+from the data directory of 'perimeter serve' (ready.json, admin.json, ca.pem),
+and the bootstrap admin's credential unless --username is given.`,
 		Example: `  perimeter login --data-dir ./perimeter-data
+  perimeter login --data-dir ./perimeter-data --username alice@contoso.com --password -
   perimeter login --service-principal --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
-      --tenant TENANT_ID --username CLIENT_ID --password -   # secret read from stdin`,
+      --tenant TENANT_ID --username CLIENT_ID --password -   # secret read from stdin
+  perimeter login --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
+      --tenant TENANT_ID --username alice@contoso.com --password -`,
 		Args: noArgs,
 	}
 	g := addGlobalFlags(cmd)
@@ -51,8 +65,9 @@ directory of 'perimeter serve' (ready.json, admin.json, ca.pem).`,
 	f.StringVar(&o.endpoint, "endpoint", "", "control-plane URL (the 'arm' of ready.json), e.g. https://127.0.0.1:8443")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM file of the CA that signed the server's certificate (ca.pem)")
 	f.StringVarP(&o.tenant, "tenant", "t", "", "tenant id")
-	f.StringVarP(&o.username, "username", "u", "", "client (application) id of the service principal")
-	f.StringVarP(&o.password, "password", "p", "", "client secret; '-' reads it from the first line of stdin")
+	f.StringVarP(&o.username, "username", "u", "", "client (application) id of the service principal, or the user's userPrincipalName")
+	f.StringVarP(&o.password, "password", "p", "", "client secret or user password; '-' reads it from the first line of stdin")
+	f.BoolVar(&o.allowNoSubscriptions, "allow-no-subscriptions", false, "log in even if the identity has access to no subscription ('perimeter ad' commands need none)")
 	return cmd
 }
 
@@ -66,13 +81,26 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 		sub string // subscription to select; "" picks the first enabled one
 		err error
 	)
-	if o.dataDir != "" {
-		if o.servicePrincipal || o.endpoint != "" || o.caFile != "" || o.tenant != "" || o.username != "" || o.password != "" {
-			return usageErrorf("--data-dir reads the endpoint, CA and credential from the data directory: do not combine it with --service-principal, --endpoint, --ca-file, --tenant, --username or --password")
+	switch {
+	case o.dataDir != "":
+		if o.servicePrincipal || o.endpoint != "" || o.caFile != "" || o.tenant != "" {
+			return usageErrorf("--data-dir reads the endpoint, CA and credential from the data directory: do not combine it with --service-principal, --endpoint, --ca-file or --tenant")
+		}
+		if (o.username == "") != (o.password == "") {
+			return usageErrorf("with --data-dir, give both --username and --password to log in as a user, or neither to log in as the bootstrap admin")
 		}
 		p, sub, err = profileFromDataDir(o.dataDir)
-	} else {
+		if err == nil && o.username != "" {
+			// The user need not see the admin's default subscription.
+			sub = ""
+			p, err = o.userProfile(p.Endpoint, p.CACertificate, p.TenantID, cmd.InOrStdin())
+		}
+	case o.servicePrincipal:
 		p, err = o.servicePrincipalProfile(cmd.InOrStdin())
+	case o.username != "":
+		p, err = o.flagsUserProfile(cmd.InOrStdin())
+	default:
+		return usageErrorf("give --data-dir DIR for a local server, --service-principal with --endpoint, --ca-file, --tenant, --username and --password, or --username and --password (a user) with --endpoint, --ca-file and --tenant; Perimeter has no interactive login")
 	}
 	if err != nil {
 		return err
@@ -90,10 +118,18 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 		return err
 	}
 	s, err := c.findSubscription(cmd.Context(), sub)
-	if err != nil {
+	var ae *armError
+	switch {
+	case o.allowNoSubscriptions && sub == "" &&
+		(errors.Is(err, errNoSubscriptions) || errors.As(err, &ae) && ae.Status == http.StatusForbidden):
+		// A tenant-level login, enough for the directory. (A server may
+		// refuse the subscription list outright to a principal with no
+		// role, where Azure answers an empty one.)
+	case err != nil:
 		return err
+	default:
+		p.SubscriptionID, p.SubscriptionName, p.SubscriptionState = s.SubscriptionID, s.DisplayName, s.State
 	}
-	p.SubscriptionID, p.SubscriptionName, p.SubscriptionState = s.SubscriptionID, s.DisplayName, s.State
 	store, err := openProfileStore()
 	if err != nil {
 		return err
@@ -110,9 +146,49 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 // servicePrincipalProfile builds a profile from the --service-principal
 // flags.
 func (o *loginOptions) servicePrincipalProfile(stdin io.Reader) (*profile, error) {
-	if !o.servicePrincipal {
-		return nil, usageErrorf("give --data-dir DIR for a local server, or --service-principal with --endpoint, --ca-file, --tenant, --username and --password; Perimeter has no interactive login")
+	endpoint, ca, err := o.remoteFlags()
+	if err != nil {
+		return nil, err
 	}
+	secret, err := readPassword(o.password, stdin)
+	if err != nil {
+		return nil, err
+	}
+	return &profile{
+		Endpoint: endpoint, CACertificate: ca,
+		TenantID: o.tenant, ClientID: o.username, ClientSecret: secret,
+	}, nil
+}
+
+// flagsUserProfile builds a user's profile from --endpoint, --ca-file,
+// --tenant, --username and --password.
+func (o *loginOptions) flagsUserProfile(stdin io.Reader) (*profile, error) {
+	endpoint, ca, err := o.remoteFlags()
+	if err != nil {
+		return nil, err
+	}
+	return o.userProfile(endpoint, ca, o.tenant, stdin)
+}
+
+// userProfile is a user's login on a server: the password grant through
+// the Azure CLI's public client id, as `az login --username` does.
+func (o *loginOptions) userProfile(endpoint, ca, tenant string, stdin io.Reader) (*profile, error) {
+	if !strings.Contains(o.username, "@") {
+		return nil, usageErrorf("argument --username: a user signs in with their userPrincipalName (alias@domain); for a service principal's client id add --service-principal")
+	}
+	password, err := readPassword(o.password, stdin)
+	if err != nil {
+		return nil, err
+	}
+	return &profile{
+		Endpoint: endpoint, CACertificate: ca, TenantID: tenant,
+		ClientID: identity.AzureCLIClientID, Username: o.username, Password: password,
+	}, nil
+}
+
+// remoteFlags checks the flags that name a server and the credential,
+// and reads the CA.
+func (o *loginOptions) remoteFlags() (endpoint, ca string, err error) {
 	var missing []string
 	for _, f := range []struct{ name, value string }{
 		{"--endpoint", o.endpoint}, {"--ca-file", o.caFile}, {"--tenant/-t", o.tenant},
@@ -123,29 +199,33 @@ func (o *loginOptions) servicePrincipalProfile(stdin io.Reader) (*profile, error
 		}
 	}
 	if len(missing) > 0 {
-		return nil, usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
+		return "", "", usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
 	}
 	if _, err := parseEndpoint(o.endpoint); err != nil {
-		return nil, usageErrorf("argument --endpoint: %v", err)
+		return "", "", usageErrorf("argument --endpoint: %v", err)
 	}
-	ca, err := readCA(o.caFile)
+	ca, err = readCA(o.caFile)
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
-	secret := o.password
-	if secret == "-" {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read the secret from stdin: %w", err)
-		}
-		if secret = strings.TrimRight(line, "\r\n"); secret == "" {
-			return nil, usageErrorf("argument --password: stdin held no secret")
-		}
+	return strings.TrimSuffix(o.endpoint, "/"), ca, nil
+}
+
+// readPassword returns the --password value, reading the first line of
+// stdin for "-".
+func readPassword(value string, stdin io.Reader) (string, error) {
+	if value != "-" {
+		return value, nil
 	}
-	return &profile{
-		Endpoint: strings.TrimSuffix(o.endpoint, "/"), CACertificate: ca,
-		TenantID: o.tenant, ClientID: o.username, ClientSecret: secret,
-	}, nil
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the secret from stdin: %w", err)
+	}
+	secret := strings.TrimRight(line, "\r\n")
+	if secret == "" {
+		return "", usageErrorf("argument --password: stdin held no secret")
+	}
+	return secret, nil
 }
 
 // profileFromDataDir reads what `perimeter serve` wrote in its data
@@ -212,6 +292,9 @@ type subscriptionInfo struct {
 	TenantID       string `json:"tenantId"`
 }
 
+// errNoSubscriptions: the identity sees no enabled subscription.
+var errNoSubscriptions = errors.New("no subscriptions found")
+
 // findSubscription finds a subscription by id or display name; "" picks
 // the first enabled one, as az login does.
 func (c *client) findSubscription(ctx context.Context, want string) (subscriptionInfo, error) {
@@ -240,7 +323,7 @@ func (c *client) findSubscription(ctx context.Context, want string) (subscriptio
 		}
 	}
 	if want == "" {
-		return subscriptionInfo{}, fmt.Errorf("no subscriptions found for %s", c.cred.ClientID)
+		return subscriptionInfo{}, fmt.Errorf("%w for %s", errNoSubscriptions, c.cred.principalName())
 	}
 	return subscriptionInfo{}, fmt.Errorf("subscription '%s' not found; check the spelling and casing and try again", want)
 }
@@ -270,6 +353,13 @@ func viewAccount(p *profile) accountView {
 		Endpoint: p.Endpoint, Profile: p.Name,
 	}
 	v.User.Name, v.User.Type = p.ClientID, "servicePrincipal"
+	if p.Username != "" {
+		v.User.Name, v.User.Type = p.Username, "user"
+	}
+	if p.SubscriptionID == "" {
+		// A tenant-level login (--allow-no-subscriptions), as az shows it.
+		v.ID, v.Name = p.TenantID, "N/A(tenant level account)"
+	}
 	return v
 }
 

@@ -19,8 +19,9 @@ const configDirEnv = "PERIMETER_CONFIG_DIR"
 const defaultProfile = "default"
 
 // profile is one saved login: where the server is, the CA that signed its
-// certificate, and the service principal credential used against it. The
-// file holding it is mode 0600 because of ClientSecret.
+// certificate, and the credential used against it: a service principal's
+// client secret, or a user's password (Username set). The file holding it
+// is mode 0600 because of ClientSecret and Password.
 type profile struct {
 	Name     string `json:"name"`
 	Endpoint string `json:"endpoint"`
@@ -34,14 +35,40 @@ type profile struct {
 	SubscriptionState string `json:"subscriptionState,omitempty"`
 	ClientID          string `json:"clientId"`
 	ClientSecret      string `json:"clientSecret"`
+	// Username and Password are a user's sign-in (perimeter login
+	// --username without --service-principal): tokens come from the
+	// password grant through ClientID, the Azure CLI's public client id.
+	// The password is kept because Perimeter issues no refresh tokens.
+	// Both are empty for a service principal.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+
+	// tokenScope is the scope this invocation asks tokens for; "" means
+	// the control plane's (managementScope). Never saved.
+	tokenScope string
+}
+
+// principalName is who the profile signs in as: the user's name or the
+// service principal's client id.
+func (p *profile) principalName() string {
+	if p.Username != "" {
+		return p.Username
+	}
+	return p.ClientID
 }
 
 // cachedToken is an access token kept between invocations, with what it
 // was issued for so a token for another login is never reused.
 type cachedToken struct {
-	Endpoint    string    `json:"endpoint"`
-	TenantID    string    `json:"tenantId"`
-	ClientID    string    `json:"clientId"`
+	Endpoint string `json:"endpoint"`
+	TenantID string `json:"tenantId"`
+	ClientID string `json:"clientId"`
+	// Username is the user the token was issued to; "" for a service
+	// principal.
+	Username string `json:"username,omitempty"`
+	// Scope is the scope the token was asked for; "" for the control
+	// plane's.
+	Scope       string    `json:"scope,omitempty"`
 	AccessToken string    `json:"accessToken"`
 	ExpiresOn   time.Time `json:"expiresOn"`
 }
@@ -53,9 +80,10 @@ type settings struct {
 
 // profileStore is the directory of saved profiles:
 //
-//	config.json                current profile
-//	profiles/NAME.json         a profile (mode 0600: it holds a secret)
-//	profiles/NAME.token.json   its cached access token (mode 0600)
+//	config.json                     current profile
+//	profiles/NAME.json              a profile (mode 0600: it holds a secret)
+//	profiles/NAME.token.json        its cached access token (mode 0600)
+//	profiles/NAME.graph.token.json  its cached Microsoft Graph token (mode 0600)
 type profileStore struct {
 	dir string
 }
@@ -89,6 +117,10 @@ func (s *profileStore) profilePath(name string) string {
 
 func (s *profileStore) tokenPath(name string) string {
 	return filepath.Join(s.dir, "profiles", name+".token.json")
+}
+
+func (s *profileStore) graphTokenPath(name string) string {
+	return filepath.Join(s.dir, "profiles", name+".graph.token.json")
 }
 
 func (s *profileStore) settingsPath() string { return filepath.Join(s.dir, "config.json") }
@@ -132,8 +164,10 @@ func (s *profileStore) save(p *profile) error {
 	if err := writeJSONAtomic(s.profilePath(p.Name), p); err != nil {
 		return fmt.Errorf("save profile %q: %w", p.Name, err)
 	}
-	if err := removeIfExists(s.tokenPath(p.Name)); err != nil {
-		return err
+	for _, path := range []string{s.tokenPath(p.Name), s.graphTokenPath(p.Name)} {
+		if err := removeIfExists(path); err != nil {
+			return err
+		}
 	}
 	return s.setCurrent(p.Name)
 }
@@ -144,7 +178,7 @@ func (s *profileStore) remove(name string) error {
 	if _, err := os.Stat(s.profilePath(name)); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no profile %q: there is nothing to log out of", name)
 	}
-	for _, path := range []string{s.tokenPath(name), s.profilePath(name)} {
+	for _, path := range []string{s.tokenPath(name), s.graphTokenPath(name), s.profilePath(name)} {
 		if err := removeIfExists(path); err != nil {
 			return err
 		}
@@ -166,6 +200,11 @@ func (s *profileStore) setCurrent(name string) error {
 // tokenCache is the cached token file of one profile.
 func (s *profileStore) tokenCache(name string) *tokenFile {
 	return &tokenFile{path: s.tokenPath(name)}
+}
+
+// graphTokenCache is the cached Microsoft Graph token file of one profile.
+func (s *profileStore) graphTokenCache(name string) *tokenFile {
+	return &tokenFile{path: s.graphTokenPath(name)}
 }
 
 // tokenFile keeps one access token on disk (mode 0600).

@@ -23,6 +23,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
 		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand(),
-		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand())
+		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand())
 	return root
 }

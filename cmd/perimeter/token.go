@@ -19,6 +19,7 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 	if c.cache != nil {
 		t, ok := c.cache.load()
 		if ok && t.Endpoint == c.base.String() && t.TenantID == c.cred.TenantID && t.ClientID == c.cred.ClientID &&
+			t.Username == c.cred.Username && t.Scope == c.cred.tokenScope &&
 			time.Until(t.ExpiresOn) > tokenMargin && t.AccessToken != "" {
 			c.tok, c.fromCache = t, true
 			return t.AccessToken, nil
@@ -37,13 +38,31 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 	return t.AccessToken, nil
 }
 
-// fetchToken gets a control-plane token with the client credentials grant.
+// graphScope is the scope of Microsoft Graph tokens, for `perimeter ad`.
+const graphScope = "https://graph.microsoft.com/.default"
+
+// fetchToken gets a token for the profile's scope (the control plane's
+// unless tokenScope says otherwise): with the client credentials grant for
+// a service principal, with the password grant for a user.
 func (c *client) fetchToken(ctx context.Context) (cachedToken, error) {
+	scope := c.cred.tokenScope
+	if scope == "" {
+		scope = managementScope
+	}
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {c.cred.ClientID},
 		"client_secret": {c.cred.ClientSecret},
-		"scope":         {managementScope},
+		"scope":         {scope},
+	}
+	if c.cred.Username != "" {
+		form = url.Values{
+			"grant_type": {"password"},
+			"client_id":  {c.cred.ClientID},
+			"username":   {c.cred.Username},
+			"password":   {c.cred.Password},
+			"scope":      {scope},
+		}
 	}
 	u := c.base.JoinPath(c.cred.TenantID, "oauth2", "v2.0", "token")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
@@ -76,6 +95,7 @@ func (c *client) fetchToken(ctx context.Context) (cachedToken, error) {
 	}
 	return cachedToken{
 		Endpoint: c.base.String(), TenantID: c.cred.TenantID, ClientID: c.cred.ClientID,
+		Username: c.cred.Username, Scope: c.cred.tokenScope,
 		AccessToken: ok.AccessToken, ExpiresOn: issued.Add(time.Duration(ok.ExpiresIn) * time.Second),
 	}, nil
 }

@@ -403,11 +403,12 @@ var (
 // maxTop is Graph's largest page size.
 const maxTop = 999
 
-// writeList answers a collection: $filter (one "prop eq 'v'" or
-// "startswith(prop,'v')" clause on one of filterable), $top and $skiptoken
-// paging (ordered by id), $select accepted and ignored (every property is
-// returned); other query options are refused rather than ignored.
-func writeList(w http.ResponseWriter, r *http.Request, context string, items []listItem, filterable ...string) error {
+// writeList answers a collection (fragment names it in "@odata.context"):
+// $filter (one "prop eq 'v'" or "startswith(prop,'v')" clause on one of
+// filterable), $top and $skiptoken paging (ordered by id), $select
+// accepted and ignored (every property is returned); other query options
+// are refused rather than ignored.
+func writeList(w http.ResponseWriter, r *http.Request, fragment string, items []listItem, filterable ...string) error {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
@@ -438,7 +439,7 @@ func writeList(w http.ResponseWriter, r *http.Request, context string, items []l
 		Context  string `json:"@odata.context"`
 		NextLink string `json:"@odata.nextLink,omitempty"`
 		Value    []any  `json:"value"`
-	}{Context: odataContext(r, context), Value: []any{}}
+	}{Context: odataContext(r, fragment), Value: []any{}}
 	if t := q.Get("$top"); t != "" {
 		top, err := strconv.Atoi(t)
 		if err != nil || top < 1 || top > maxTop {

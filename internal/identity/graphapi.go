@@ -749,9 +749,9 @@ func (g *Graph) getDirectoryObject(w http.ResponseWriter, r *http.Request, c *ca
 
 // objectItem renders a directory object's document with its
 // "@odata.type", as a member of a mixed collection, or as a single entity
-// when context is not "".
-func objectItem(tid string, doc store.Document, context string) (listItem, error) {
-	ann := func(entity string) annotations { return annotations{Context: context, Type: "#" + entity} }
+// when odataCtx is not "".
+func objectItem(tid string, doc store.Document, odataCtx string) (listItem, error) {
+	ann := func(entity string) annotations { return annotations{Context: odataCtx, Type: "#" + entity} }
 	switch doc.Type {
 	case store.Key(TypeUser):
 		u, _, err := decodeUser(tid, doc)

@@ -1,0 +1,706 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// The `perimeter ad` commands manage the directory through the server's
+// Microsoft Graph-shaped endpoints (/v1.0/...), as `az ad` does through
+// Microsoft Graph, with tokens for the scope https://graph.microsoft.com/.default.
+
+// graphRefBase is the host part of the member references the CLI sends, as
+// az sends them; the server accepts any host.
+const graphRefBase = "https://graph.microsoft.com/v1.0/directoryObjects/"
+
+func newADCommand() *cobra.Command {
+	cmd := groupCommand("ad", "Manage the directory: service principals, users and groups")
+	g := addGlobalFlags(cmd)
+
+	sp := groupCommand("sp", "Manage service principals")
+	sp.AddCommand(adSPCreateForRBAC(g), adSPList(g), adSPShow(g), adSPDelete(g))
+
+	user := groupCommand("user", "Manage users")
+	user.AddCommand(adUserCreate(g), adUserList(g), adUserShow(g), adUserDelete(g))
+
+	member := groupCommand("member", "Manage the members of a group")
+	member.AddCommand(adMemberAdd(g), adMemberRemove(g), adMemberList(g))
+	group := groupCommand("group", "Manage security groups")
+	group.AddCommand(adGroupCreate(g), adGroupList(g), adGroupShow(g), adGroupDelete(g), member)
+
+	signedIn := groupCommand("signed-in-user", "Show the user of the current login")
+	signedIn.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Show the signed-in user (a login with --username)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			return gc.printGet(cmd, g, "/v1.0/me", userColumns())
+		},
+	})
+
+	cmd.AddCommand(sp, user, group, signedIn)
+	return cmd
+}
+
+// Table columns, as az shows these objects.
+func spColumns() []column {
+	return []column{{"DisplayName", "displayName"}, {"AppId", "appId"}, {"Id", "id"}}
+}
+
+func userColumns() []column {
+	return []column{{"DisplayName", "displayName"}, {"UserPrincipalName", "userPrincipalName"}, {"AccountEnabled", "accountEnabled"}, {"Id", "id"}}
+}
+
+func adGroupColumns() []column {
+	return []column{{"DisplayName", "displayName"}, {"MailNickname", "mailNickname"}, {"Id", "id"}}
+}
+
+func memberColumns() []column {
+	return []column{{"DisplayName", "displayName"}, {"Id", "id"}}
+}
+
+// graphClient talks to the Graph endpoints with the profile's credential.
+type graphClient struct {
+	c *client
+	p *profile
+}
+
+// graph opens the selected profile with a client whose tokens are for
+// Microsoft Graph (cached apart from the control-plane token).
+func (g *globals) graph(cmd *cobra.Command) (*graphClient, error) {
+	store, err := openProfileStore()
+	if err != nil {
+		return nil, err
+	}
+	name, err := store.resolve(g.profile)
+	if err != nil {
+		return nil, err
+	}
+	p, err := store.load(name)
+	if err != nil {
+		return nil, err
+	}
+	scoped := *p
+	scoped.tokenScope = graphScope
+	c, err := newClient(&scoped, cmd.ErrOrStderr(), store.graphTokenCache(name))
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", name, err)
+	}
+	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
+	return &graphClient{c: c, p: p}, nil
+}
+
+// call sends one request and returns the successful response; Graph's
+// error envelope has ARM's shape, so errors print as ARM's do.
+func (gc *graphClient) call(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := gc.c.send(ctx, &request{method: method, url: path, query: query, body: raw})
+	if err != nil {
+		return nil, err
+	}
+	if ae := errorOf(resp); ae != nil {
+		return nil, ae
+	}
+	return resp, nil
+}
+
+// entity decodes a single-entity answer without its "@odata.context".
+func entity(resp *response) (map[string]any, error) {
+	v, err := decodeValue(resp.body)
+	if err != nil {
+		return nil, fmt.Errorf("the server's answer is not JSON: %w", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the server's answer is not a JSON object")
+	}
+	delete(obj, "@odata.context")
+	return obj, nil
+}
+
+func (gc *graphClient) get(ctx context.Context, path string) (map[string]any, error) {
+	resp, err := gc.call(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return entity(resp)
+}
+
+func (gc *graphClient) printGet(cmd *cobra.Command, g *globals, path string, cols []column) error {
+	obj, err := gc.get(cmd.Context(), path)
+	if err != nil {
+		return err
+	}
+	return g.print(cmd, obj, cols)
+}
+
+// list GETs a collection and follows @odata.nextLink to the last page.
+func (gc *graphClient) list(ctx context.Context, path string, query url.Values) ([]any, error) {
+	items := []any{}
+	next, seen := path, map[string]bool{}
+	for {
+		resp, err := gc.call(ctx, http.MethodGet, next, query, nil)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Value    []json.RawMessage `json:"value"`
+			NextLink string            `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(resp.body, &page); err != nil {
+			return nil, fmt.Errorf("the list answer of %s is not a page of results: %w", path, err)
+		}
+		for _, raw := range page.Value {
+			v, err := decodeValue(raw)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, v)
+		}
+		if page.NextLink == "" {
+			return items, nil
+		}
+		if seen[page.NextLink] {
+			return nil, fmt.Errorf("the server returned the nextLink %s twice; stopping", page.NextLink)
+		}
+		seen[page.NextLink] = true
+		next, query = page.NextLink, nil
+	}
+}
+
+// odataString quotes a value for $filter.
+func odataString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// listFilter is the $filter of a list command: --filter as given, or one
+// convenience flag turned into a clause.
+func listFilter(cmd *cobra.Command, raw string, clauses map[string]string) (url.Values, error) {
+	var filters []string
+	if raw != "" {
+		filters = append(filters, raw)
+	}
+	for flag, clause := range clauses {
+		if cmd.Flags().Changed(flag) {
+			filters = append(filters, clause)
+		}
+	}
+	switch len(filters) {
+	case 0:
+		return nil, nil
+	case 1:
+		return url.Values{"$filter": {filters[0]}}, nil
+	}
+	return nil, usageErrorf("give one of --filter and the other filter arguments: the server filters on one clause")
+}
+
+// --- service principals
+
+func adSPCreateForRBAC(g *globals) *cobra.Command {
+	var name string
+	var years int
+	cmd := &cobra.Command{
+		Use:   "create-for-rbac",
+		Short: "Create an application, its service principal and a client secret",
+		Long: `Create an application, its service principal and a password credential, and
+print the credential as 'az ad sp create-for-rbac' does: appId, displayName,
+password and tenant. The password is shown only this once.
+
+No role is assigned: grant one with a role assignment whose principalId is the
+service principal's id ('perimeter ad sp show --id APPID' shows it).`,
+		Example: "  perimeter ad sp create-for-rbac --name ci-bot",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if years < 1 {
+				return usageErrorf("argument --years: must be a positive integer")
+			}
+			if name == "" {
+				name = "perimeter-" + time.Now().UTC().Format("2006-01-02-15-04-05")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			resp, err := gc.call(ctx, http.MethodPost, "/v1.0/applications", nil, map[string]any{"displayName": name})
+			if err != nil {
+				return err
+			}
+			var app struct{ ID, AppID, DisplayName string }
+			if err := json.Unmarshal(resp.body, &app); err != nil || app.ID == "" || app.AppID == "" {
+				return fmt.Errorf("the server's answer to creating the application is not one: %s", resp.body)
+			}
+			out, err := gc.finishCreateForRBAC(ctx, app.ID, app.AppID, years)
+			if err != nil {
+				// Leave nothing half made behind, as far as we can.
+				if _, derr := gc.call(ctx, http.MethodDelete, "/v1.0/applications/"+url.PathEscape(app.ID), nil, nil); derr != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: application %s (appId %s) was created but could not be deleted: %v\n", app.DisplayName, app.AppID, derr)
+				}
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.")
+			return g.print(cmd, toValue(map[string]string{
+				"appId": app.AppID, "displayName": app.DisplayName, "password": out, "tenant": gc.p.TenantID,
+			}), []column{{"AppId", "appId"}, {"DisplayName", "displayName"}, {"Tenant", "tenant"}})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&name, "name", "n", "", "display name of the application (default perimeter-<time>)")
+	f.IntVar(&years, "years", 1, "number of years the password is valid")
+	return cmd
+}
+
+// finishCreateForRBAC creates the service principal and the secret of a
+// new application and returns the secret.
+func (gc *graphClient) finishCreateForRBAC(ctx context.Context, objectID, appID string, years int) (string, error) {
+	if _, err := gc.call(ctx, http.MethodPost, "/v1.0/servicePrincipals", nil, map[string]any{"appId": appID}); err != nil {
+		return "", err
+	}
+	end := time.Now().UTC().AddDate(years, 0, 0).Truncate(time.Second)
+	resp, err := gc.call(ctx, http.MethodPost, "/v1.0/applications/"+url.PathEscape(objectID)+"/addPassword", nil,
+		map[string]any{"passwordCredential": map[string]any{"displayName": "rbac", "endDateTime": end.Format(time.RFC3339)}})
+	if err != nil {
+		return "", err
+	}
+	var cred struct {
+		SecretText string `json:"secretText"`
+	}
+	if err := json.Unmarshal(resp.body, &cred); err != nil || cred.SecretText == "" {
+		return "", fmt.Errorf("the server answered addPassword without a secret")
+	}
+	return cred.SecretText, nil
+}
+
+func adSPList(g *globals) *cobra.Command {
+	var displayName, filter string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List service principals",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := listFilter(cmd, filter, map[string]string{"display-name": "startswith(displayName," + odataString(displayName) + ")"})
+			if err != nil {
+				return err
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := gc.list(cmd.Context(), "/v1.0/servicePrincipals", q)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, spColumns())
+		},
+	}
+	cmd.Flags().StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
+	cmd.Flags().StringVar(&filter, "filter", "", "OData $filter, e.g. \"appId eq '...'\"")
+	return cmd
+}
+
+// servicePrincipal finds a service principal by appId or object id, as
+// az's --id takes either.
+func (gc *graphClient) servicePrincipal(ctx context.Context, id string) (map[string]any, error) {
+	if !isGUID(id) {
+		return nil, usageErrorf("argument --id: give the service principal's appId or object id (a GUID)")
+	}
+	obj, err := gc.get(ctx, "/v1.0/servicePrincipals(appId='"+id+"')")
+	var ae *armError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return gc.get(ctx, "/v1.0/servicePrincipals/"+id)
+	}
+	return obj, err
+}
+
+func adSPShow(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a service principal",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			sp, err := gc.servicePrincipal(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, sp, spColumns())
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the service principal")
+	required(cmd, "id")
+	return cmd
+}
+
+func adSPDelete(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete a service principal (its application stays)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			sp, err := gc.servicePrincipal(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			objectID, _ := sp["id"].(string)
+			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/servicePrincipals/"+url.PathEscape(objectID), nil, nil)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the service principal")
+	required(cmd, "id")
+	return cmd
+}
+
+// --- users
+
+func adUserCreate(g *globals) *cobra.Command {
+	var displayName, upn, password, nickname string
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a user who signs in with a password",
+		Long: `Create a user. The password must be 8 to 256 characters with three of:
+lower-case letters, upper-case letters, digits, symbols. The user signs in with
+'perimeter login --username UPN --password ...'.`,
+		Example: "  perimeter ad user create --display-name 'Alice Example' --user-principal-name alice@contoso.com --password -",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := readPassword(password, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			if nickname == "" {
+				nickname, _, _ = strings.Cut(upn, "@")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/users", nil, map[string]any{
+				"accountEnabled": true, "displayName": displayName, "userPrincipalName": upn, "mailNickname": nickname,
+				"passwordProfile": map[string]any{"password": pw, "forceChangePasswordNextSignIn": false},
+			})
+			if err != nil {
+				return err
+			}
+			obj, err := entity(resp)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, obj, userColumns())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&displayName, "display-name", "", "the user's name")
+	f.StringVar(&upn, "user-principal-name", "", "sign-in name, alias@domain")
+	f.StringVar(&password, "password", "", "the password; '-' reads it from the first line of stdin")
+	f.StringVar(&nickname, "mail-nickname", "", "mail alias (default: the alias of the user principal name)")
+	required(cmd, "display-name", "user-principal-name", "password")
+	return cmd
+}
+
+func adUserList(g *globals) *cobra.Command {
+	var upn, displayName, filter string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := listFilter(cmd, filter, map[string]string{
+				"upn":          "userPrincipalName eq " + odataString(upn),
+				"display-name": "startswith(displayName," + odataString(displayName) + ")",
+			})
+			if err != nil {
+				return err
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := gc.list(cmd.Context(), "/v1.0/users", q)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, userColumns())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&upn, "upn", "", "only the user with this user principal name")
+	f.StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
+	f.StringVar(&filter, "filter", "", "OData $filter, e.g. \"mailNickname eq 'alice'\"")
+	return cmd
+}
+
+func adUserShow(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a user",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			return gc.printGet(cmd, g, "/v1.0/users/"+url.PathEscape(id), userColumns())
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "object id or user principal name")
+	required(cmd, "id")
+	return cmd
+}
+
+func adUserDelete(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete a user (and their group memberships)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/users/"+url.PathEscape(id), nil, nil)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "object id or user principal name")
+	required(cmd, "id")
+	return cmd
+}
+
+// --- groups
+
+func adGroupCreate(g *globals) *cobra.Command {
+	var displayName, nickname, description string
+	cmd := &cobra.Command{
+		Use:     "create",
+		Short:   "Create a security group",
+		Example: "  perimeter ad group create --display-name 'AI team' --mail-nickname ai-team",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body := map[string]any{"displayName": displayName, "mailNickname": nickname, "securityEnabled": true, "mailEnabled": false}
+			if description != "" {
+				body["description"] = description
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/groups", nil, body)
+			if err != nil {
+				return err
+			}
+			obj, err := entity(resp)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, obj, adGroupColumns())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&displayName, "display-name", "", "the group's name")
+	f.StringVar(&nickname, "mail-nickname", "", "mail alias of the group")
+	f.StringVar(&description, "description", "", "what the group is for")
+	required(cmd, "display-name", "mail-nickname")
+	return cmd
+}
+
+func adGroupList(g *globals) *cobra.Command {
+	var displayName, filter string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List groups",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := listFilter(cmd, filter, map[string]string{"display-name": "startswith(displayName," + odataString(displayName) + ")"})
+			if err != nil {
+				return err
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := gc.list(cmd.Context(), "/v1.0/groups", q)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, adGroupColumns())
+		},
+	}
+	cmd.Flags().StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
+	cmd.Flags().StringVar(&filter, "filter", "", "OData $filter, e.g. \"mailNickname eq 'ai-team'\"")
+	return cmd
+}
+
+// group finds a group by object id or exact display name, as az's --group.
+func (gc *graphClient) group(ctx context.Context, ref string) (map[string]any, error) {
+	if isGUID(ref) {
+		return gc.get(ctx, "/v1.0/groups/"+url.PathEscape(ref))
+	}
+	items, err := gc.list(ctx, "/v1.0/groups", url.Values{"$filter": {"displayName eq " + odataString(ref)}})
+	if err != nil {
+		return nil, err
+	}
+	switch len(items) {
+	case 0:
+		return nil, fmt.Errorf("no group is named '%s'; give the group's object id or exact display name", ref)
+	case 1:
+		return items[0].(map[string]any), nil
+	}
+	return nil, fmt.Errorf("%d groups are named '%s'; give the object id of the one you mean", len(items), ref)
+}
+
+// groupID resolves --group to an object id.
+func (gc *graphClient) groupID(ctx context.Context, ref string) (string, error) {
+	gr, err := gc.group(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	id, _ := gr["id"].(string)
+	return id, nil
+}
+
+func adGroupShow(g *globals) *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a group",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			gr, err := gc.group(cmd.Context(), ref)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, gr, adGroupColumns())
+		},
+	}
+	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
+	required(cmd, "group")
+	return cmd
+}
+
+func adGroupDelete(g *globals) *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: "Delete a group (its members stay)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			id, err := gc.groupID(cmd.Context(), ref)
+			if err != nil {
+				return err
+			}
+			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/groups/"+url.PathEscape(id), nil, nil)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
+	required(cmd, "group")
+	return cmd
+}
+
+// memberCommand is add or remove: --group and --member-id.
+func memberCommand(g *globals, use, short string, run func(ctx context.Context, gc *graphClient, groupID, memberID string) error) *cobra.Command {
+	var ref, memberID string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !isGUID(memberID) {
+				return usageErrorf("argument --member-id: give the object id (a GUID) of a user, group or service principal")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			id, err := gc.groupID(cmd.Context(), ref)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), gc, id, memberID)
+		},
+	}
+	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
+	cmd.Flags().StringVar(&memberID, "member-id", "", "object id of the user, group or service principal")
+	required(cmd, "group", "member-id")
+	return cmd
+}
+
+func adMemberAdd(g *globals) *cobra.Command {
+	return memberCommand(g, "add", "Add a user, group or service principal to a group",
+		func(ctx context.Context, gc *graphClient, groupID, memberID string) error {
+			_, err := gc.call(ctx, http.MethodPost, "/v1.0/groups/"+url.PathEscape(groupID)+"/members/$ref", nil,
+				map[string]string{"@odata.id": graphRefBase + memberID})
+			return err
+		})
+}
+
+func adMemberRemove(g *globals) *cobra.Command {
+	return memberCommand(g, "remove", "Remove a member from a group",
+		func(ctx context.Context, gc *graphClient, groupID, memberID string) error {
+			_, err := gc.call(ctx, http.MethodDelete, "/v1.0/groups/"+url.PathEscape(groupID)+"/members/"+url.PathEscape(memberID)+"/$ref", nil, nil)
+			return err
+		})
+}
+
+func adMemberList(g *globals) *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the direct members of a group",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			id, err := gc.groupID(cmd.Context(), ref)
+			if err != nil {
+				return err
+			}
+			items, err := gc.list(cmd.Context(), "/v1.0/groups/"+url.PathEscape(id)+"/members", nil)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, memberColumns())
+		},
+	}
+	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
+	required(cmd, "group")
+	return cmd
+}

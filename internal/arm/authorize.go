@@ -6,17 +6,23 @@ import (
 	"strings"
 )
 
-// Authorizer decides whether a caller may perform an operation, the way
-// Azure RBAC does: every request maps to an action string at a scope.
+// Authorizer gives each request its caller's permissions, the way Azure
+// RBAC decides: every request maps to an action string at a scope.
 type Authorizer interface {
-	// Authorize returns nil when c may perform a, an *Error (403
-	// AuthorizationFailed) when it may not, and any other error when the
-	// decision could not be made (which fails the request: never a pass).
-	Authorize(ctx context.Context, c Caller, a Access) error
-	// Within reports whether c holds any role assignment strictly below
-	// scope. A list the caller may not read as a whole is then filtered
-	// item by item instead of refused.
-	Within(ctx context.Context, c Caller, scope string) (bool, error)
+	// Permissions returns what c may do, as of every commit made before
+	// the call. An error fails the request (never a pass).
+	Permissions(ctx context.Context, c Caller) (Permissions, error)
+}
+
+// Permissions answer for one caller at one moment; a request asks them
+// as often as it needs (a filtered list, once per item) at no further cost.
+type Permissions interface {
+	// Allows reports whether the caller may perform a.
+	Allows(a Access) bool
+	// HoldsBelow reports whether the caller holds any role assignment
+	// strictly below scope. A list the caller may not read as a whole is
+	// then filtered item by item instead of refused.
+	HoldsBelow(scope string) bool
 }
 
 // Access is one operation as RBAC sees it.
@@ -46,8 +52,8 @@ type AccessChecker interface {
 // Authorization failures, as ARM words them.
 const CodeAuthorizationFailed = "AuthorizationFailed"
 
-// Denied is the 403 ARM answers when no role assignment allows an action.
-func Denied(c Caller, a Access) *Error {
+// denied is the 403 ARM answers when no role assignment allows an action.
+func denied(c Caller, a Access) *Error {
 	return Errorf(http.StatusForbidden, CodeAuthorizationFailed,
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		c.Name(), c.ObjectID, a.Action, a.Scope)
@@ -106,12 +112,15 @@ func orSlash(id string) string {
 	return id
 }
 
-// authorize checks the request's own action. It returns filter=true when
-// a list is allowed only item by item.
+// authorize fetches the caller's permissions (once per request) and
+// checks the request's own action. It returns filter=true when a list is
+// allowed only item by item.
 func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter bool, err error) {
-	az := s.cfg.Authorizer
-	if az == nil {
+	if s.cfg.Authorizer == nil {
 		return false, nil
+	}
+	if req.perms, err = s.cfg.Authorizer.Permissions(ctx, req.Caller); err != nil {
+		return false, err
 	}
 	a, needed := s.accessFor(req.HTTP.Method, t)
 	if !needed {
@@ -121,46 +130,32 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 		(req.HTTP.Method == http.MethodPut || req.HTTP.Method == http.MethodPatch || req.HTTP.Method == http.MethodDelete) {
 		return false, nil // checkAccesses decides, with the body in hand
 	}
-	err = az.Authorize(ctx, req.Caller, a)
-	if err == nil || !t.list || req.HTTP.Method != http.MethodGet {
-		return false, err
+	switch {
+	case req.perms.Allows(a):
+		return false, nil
+	case t.list && req.HTTP.Method == http.MethodGet && req.perms.HoldsBelow(a.Scope):
+		return true, nil
 	}
-	if ae, public := asError(err); !public || ae.Status != http.StatusForbidden {
-		return false, err
-	}
-	within, werr := az.Within(ctx, req.Caller, a.Scope)
-	if werr != nil {
-		return false, werr
-	}
-	if !within {
-		return false, err
-	}
-	return true, nil
+	return false, denied(req.Caller, a)
 }
 
-// mayRead reports whether the caller may read the resource id of type typ
-// (list filtering).
-func (s *Server) mayRead(ctx context.Context, c Caller, id, typ string) (bool, error) {
+// mayRead reports whether the request's caller may read the resource id
+// of type typ (list filtering).
+func (s *Server) mayRead(req *Request, id, typ string) bool {
+	if req.perms == nil {
+		return true
+	}
 	op := typ
 	if k := s.kind(typ); k != nil {
 		op = k.spec.operationType()
 	}
-	err := s.cfg.Authorizer.Authorize(ctx, c, Access{Action: op + "/read", Scope: id})
-	if err == nil {
-		return true, nil
-	}
-	if ae, public := asError(err); public && ae.Status == http.StatusForbidden {
-		return false, nil
-	}
-	return false, err
+	return req.perms.Allows(Access{Action: op + "/read", Scope: id})
 }
 
 // checkAccesses runs a kind's AccessChecker for a write or delete.
 func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old, new *Resource) error {
-	az := s.cfg.Authorizer
-	k := s.kind(req.Spec.Type)
-	ac, ok := k.kind.(AccessChecker)
-	if az == nil || !ok {
+	ac, ok := s.kind(req.Spec.Type).kind.(AccessChecker)
+	if req.perms == nil || !ok {
 		return nil
 	}
 	all, err := ac.Accesses(ctx, op, req, old, new)
@@ -168,8 +163,8 @@ func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old
 		return err
 	}
 	for _, a := range all {
-		if err := az.Authorize(ctx, req.Caller, a); err != nil {
-			return err
+		if !req.perms.Allows(a) {
+			return denied(req.Caller, a)
 		}
 	}
 	return nil

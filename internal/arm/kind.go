@@ -150,7 +150,9 @@ type Request struct {
 	Spec *Spec
 	// MayRead, when not nil, says whether the caller may read a resource;
 	// a Lister uses it to leave out what RBAC hides (nil: all readable).
-	MayRead func(ctx context.Context, id, typ string) (bool, error)
+	MayRead func(id, typ string) bool
+
+	perms Permissions // the caller's, when an Authorizer is configured
 }
 
 // SubscriptionID returns the subscription the request addresses, or "".

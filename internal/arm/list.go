@@ -33,7 +33,7 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 	} else if l, ok := t.kind.kind.(Lister); ok {
 		custom = l.ListAll
 		if t.filter {
-			req.MayRead = func(ctx context.Context, id, typ string) (bool, error) { return s.mayRead(ctx, req.Caller, id, typ) }
+			req.MayRead = func(id, typ string) bool { return s.mayRead(req, id, typ) }
 		}
 	}
 	if custom != nil {
@@ -60,7 +60,6 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 	scopeID := FormatID(t.elems)
 	opts := store.ListOptions{After: after, Limit: size + 1}
 	var keep func(store.Document) bool
-	var filterErr error
 	if spec.Type == TypeResources {
 		// Tracked resources of every type below the scope. Filtering
 		// happens after the query, so ask for more until the page fills.
@@ -84,11 +83,7 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 			if kept != nil && !kept(d) {
 				return false
 			}
-			ok, err := s.mayRead(ctx, req.Caller, d.ID, d.Type)
-			if err != nil {
-				filterErr = err
-			}
-			return ok
+			return s.mayRead(req, d.ID, d.Type)
 		}
 	}
 	var docs []store.Document
@@ -101,9 +96,6 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 			if keep == nil || keep(d) {
 				docs = append(docs, d)
 			}
-		}
-		if filterErr != nil {
-			return filterErr
 		}
 		if len(docs) > size || len(batch) < opts.Limit {
 			break

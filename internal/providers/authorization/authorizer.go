@@ -22,28 +22,25 @@ func NewAuthorizer(fresh func(context.Context) (*authz.Policy, error)) *Authoriz
 	return &Authorizer{fresh: fresh}
 }
 
-// Authorize implements arm.Authorizer. A policy that cannot be had fails
-// the request (never a pass).
-func (a *Authorizer) Authorize(ctx context.Context, c arm.Caller, acc arm.Access) error {
+// Permissions implements arm.Authorizer: one policy per request.
+func (a *Authorizer) Permissions(ctx context.Context, c arm.Caller) (arm.Permissions, error) {
 	p, err := a.fresh(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d := p.Check(authz.Request{
-		PrincipalID: strings.ToLower(c.ObjectID), Scope: acc.Scope, Action: acc.Action,
-		RequestAttrs: acc.RequestAttrs, ResourceAttrs: acc.ResourceAttrs,
-	})
-	if !d.Allowed {
-		return arm.Denied(c, acc)
-	}
-	return nil
+	return permissions{p: p, principal: strings.ToLower(c.ObjectID)}, nil
 }
 
-// Within implements arm.Authorizer.
-func (a *Authorizer) Within(ctx context.Context, c arm.Caller, scope string) (bool, error) {
-	p, err := a.fresh(ctx)
-	if err != nil {
-		return false, err
-	}
-	return p.HasAccessBelow(strings.ToLower(c.ObjectID), scope), nil
+type permissions struct {
+	p         *authz.Policy
+	principal string
 }
+
+func (ps permissions) Allows(a arm.Access) bool {
+	return ps.p.Check(authz.Request{
+		PrincipalID: ps.principal, Scope: a.Scope, Action: a.Action,
+		RequestAttrs: a.RequestAttrs, ResourceAttrs: a.ResourceAttrs,
+	}).Allowed
+}
+
+func (ps permissions) HoldsBelow(scope string) bool { return ps.p.HasAccessBelow(ps.principal, scope) }

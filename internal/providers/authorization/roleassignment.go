@@ -290,14 +290,8 @@ func (k *roleAssignments) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 		if (f.principal != "" && pid != f.principal) || (f.assignedTo != "" && !principals[pid]) {
 			continue
 		}
-		if r.MayRead != nil {
-			ok, err := r.MayRead(ctx, res.ID, TypeRoleAssignments)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
+		if r.MayRead != nil && !r.MayRead(res.ID, TypeRoleAssignments) {
+			continue
 		}
 		res.ETag = d.ETag
 		out = append(out, &res)

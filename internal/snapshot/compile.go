@@ -12,6 +12,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/models"
+	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/secrets"
 	"github.com/perimeterhq/perimeter/internal/store"
@@ -289,64 +290,16 @@ func addDeployments(ctx context.Context, cfg SourceConfig, b *Builder) error {
 	return nil
 }
 
-// Role-based access control: stored shapes of Microsoft.Authorization.
-type (
-	storedAssignment struct {
-		ID         string `json:"id"`
-		Properties struct {
-			RoleDefinitionID string `json:"roleDefinitionId"`
-			PrincipalID      string `json:"principalId"`
-			PrincipalType    string `json:"principalType"`
-			Scope            string `json:"scope"`
-			Condition        string `json:"condition"`
-			ConditionVersion string `json:"conditionVersion"`
-		} `json:"properties"`
-	}
-	storedRole struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Properties struct {
-			RoleName         string             `json:"roleName"`
-			AssignableScopes []string           `json:"assignableScopes"`
-			Permissions      []authz.Permission `json:"permissions"`
-		} `json:"properties"`
-	}
-)
-
 // addPolicy compiles role definitions, role assignments and group
 // memberships into the snapshot's policy.
 func addPolicy(ctx context.Context, cfg SourceConfig, b *Builder) error {
-	roles := authz.BuiltInRoles()
-	docs, err := list(ctx, cfg.Store, "Microsoft.Authorization/roleDefinitions")
+	customs, err := authorization.CustomRoles(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
-	for _, d := range docs {
-		var r storedRole
-		if err := json.Unmarshal(d.Body, &r); err != nil {
-			return fmt.Errorf("role definition %s: %w", d.ID, err)
-		}
-		roles = append(roles, authz.RoleDefinition{
-			ID: r.ID, Name: strings.ToLower(r.Name), RoleName: r.Properties.RoleName, RoleType: "CustomRole",
-			AssignableScopes: r.Properties.AssignableScopes, Permissions: r.Properties.Permissions,
-		})
-	}
-	if docs, err = list(ctx, cfg.Store, "Microsoft.Authorization/roleAssignments"); err != nil {
+	assignments, err := authorization.Assignments(ctx, cfg.Store)
+	if err != nil {
 		return err
-	}
-	assignments := make([]authz.Assignment, 0, len(docs))
-	for _, d := range docs {
-		var a storedAssignment
-		if err := json.Unmarshal(d.Body, &a); err != nil {
-			return fmt.Errorf("role assignment %s: %w", d.ID, err)
-		}
-		role := a.Properties.RoleDefinitionID
-		role = strings.ToLower(role[strings.LastIndexByte(role, '/')+1:])
-		assignments = append(assignments, authz.Assignment{
-			ID: a.ID, Scope: a.Properties.Scope, RoleDefinitionID: role,
-			PrincipalID: strings.ToLower(a.Properties.PrincipalID), PrincipalType: a.Properties.PrincipalType,
-			Condition: a.Properties.Condition, ConditionVersion: a.Properties.ConditionVersion,
-		})
 	}
 	var memberOf map[string][]string
 	if cfg.MemberOf != nil {
@@ -354,6 +307,6 @@ func addPolicy(ctx context.Context, cfg SourceConfig, b *Builder) error {
 			return fmt.Errorf("group memberships: %w", err)
 		}
 	}
-	b.SetPolicy(authz.Compile(roles, assignments, memberOf))
+	b.SetPolicy(authz.Compile(append(authz.BuiltInRoles(), customs...), assignments, memberOf))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
+	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/models"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
@@ -262,4 +263,47 @@ func TestSourceFollowsTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "recovery", func() bool { return src.Current().Revision == e.Revision() })
+}
+
+// TestFreshIncludesEveryEarlierCommit: the control plane authorizes each
+// request with a policy that has every commit made before it (a role
+// assigned by one request is in force for the next).
+func TestFreshIncludesEveryEarlierCommit(t *testing.T) {
+	e := newEnv(t)
+	src := snapshot.NewSource(e.cfg)
+	// Not running: Fresh waits, and gives up when its context ends.
+	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancelShort()
+	if snap, err := src.Fresh(short); err == nil {
+		t.Fatalf("Fresh answered %v with no compile behind it", snap)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	assignment := "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignments/99999999-9999-9999-9999-999999999999"
+	body := `{"id":"` + assignment + `","name":"99999999-9999-9999-9999-999999999999","properties":{"roleDefinitionId":"` +
+		authz.RoleDefinitionPrefix + authz.RoleReader + `","principalId":"p1","scope":"/subscriptions/` + sub + `"}}`
+	for range 20 {
+		if _, err := store.Put(t.Context(), e.Store, store.Document{ID: assignment, Type: "Microsoft.Authorization/roleAssignments", Body: []byte(body)}, store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := src.Fresh(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Revision < e.Revision() {
+			t.Fatalf("Fresh gave revision %d after a commit at %d", snap.Revision, e.Revision())
+		}
+		if !snap.Policy().Check(authz.Request{PrincipalID: "p1", Scope: rg, Action: "Microsoft.Resources/subscriptions/resourceGroups/read"}).Allowed {
+			t.Fatal("the fresh snapshot's policy lacks the assignment just written")
+		}
+		if _, err := store.Delete(t.Context(), e.Store, assignment, store.Precondition{}); err != nil {
+			t.Fatal(err)
+		}
+		if snap, err = src.Fresh(t.Context()); err != nil || snap.Policy().HasAccessWithin("p1", rg) {
+			t.Fatalf("the fresh snapshot still grants a deleted assignment (%v)", err)
+		}
+	}
 }

@@ -83,7 +83,7 @@ func guidName(code, what string) func(string) error {
 func trailingGUID(id string) (string, bool) {
 	id = strings.TrimSuffix(id, "/")
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
-		if !strings.EqualFold(id[:i+1][max(0, i+1-len("/roleDefinitions/")):], "/roleDefinitions/") {
+		if !strings.HasSuffix(strings.ToLower(id[:i+1]), "/roledefinitions/") {
 			return "", false
 		}
 		id = id[i+1:]
@@ -95,14 +95,26 @@ func trailingGUID(id string) (string, bool) {
 	return u.String(), true
 }
 
-// scopeOf returns the scope an extension resource id lives under: the id
-// before its last "/providers/Microsoft.Authorization/...", "/" for the root.
-func scopeOf(elems []arm.Elem) string {
-	id := arm.FormatID(elems[:len(elems)-1])
-	if id == "" {
-		return "/"
+// scopeOf returns the scope an extension resource lives under (elems
+// name the resource): "/" for the root.
+func scopeOf(elems []arm.Elem) string { return scopeID(elems[:len(elems)-1]) }
+
+// scopeID formats the elements of a scope: "/" for the root.
+func scopeID(elems []arm.Elem) string {
+	if id := arm.FormatID(elems); id != "" {
+		return id
 	}
-	return id
+	return "/"
+}
+
+// roleDefinitionIDAt renders a role definition's id as seen from a scope
+// (given by its elements): under the scope's subscription, or at the root.
+func roleDefinitionIDAt(scope []arm.Elem, guid string) string {
+	prefix := ""
+	if sub := arm.SubscriptionOf(scope); sub != "" {
+		prefix = "/subscriptions/" + sub
+	}
+	return prefix + "/providers/" + TypeRoleDefinitions + "/" + guid
 }
 
 func badRequest(code, format string, args ...any) *arm.Error {

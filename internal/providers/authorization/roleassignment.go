@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -120,7 +119,7 @@ func (k *roleAssignments) Prepare(ctx context.Context, w *arm.Write) error {
 			return badRequest("InvalidConditionVersion", "The condition version '%s' is not supported. Use '2.0'.", *p.ConditionVersion)
 		}
 	}
-	p.RoleDefinitionID = roleDefinitionIDAt(scope, guid)
+	p.RoleDefinitionID = roleDefinitionIDAt(w.Elems[:len(w.Elems)-1], guid)
 	p.Scope = scope
 	now := k.srv.Now().UTC().Truncate(time.Millisecond)
 	p.UpdatedOn, p.UpdatedBy = &now, w.Caller.ObjectID
@@ -255,10 +254,7 @@ func (k *roleAssignments) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 	if err != nil {
 		return nil, err
 	}
-	scope := arm.FormatID(r.Elems)
-	if scope == "" {
-		scope = "/"
-	}
+	scope := scopeID(r.Elems)
 	principals := map[string]bool{}
 	if f.assignedTo != "" {
 		principals[f.assignedTo] = true
@@ -268,20 +264,13 @@ func (k *roleAssignments) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 			}
 		}
 	}
-	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleAssignments})
+	all, err := storedAssignments(ctx, k.srv.Store())
 	if err != nil {
 		return nil, err
 	}
 	out := []any{}
-	for _, d := range docs {
-		var res arm.Resource
-		if err := json.Unmarshal(d.Body, &res); err != nil {
-			return nil, fmt.Errorf("role assignment %s: %w", d.ID, err)
-		}
-		p, err := decodeAssignment(&res)
-		if err != nil {
-			return nil, err
-		}
+	for _, a := range all {
+		p := a.props
 		above := authz.ScopeCovers(p.Scope, scope)
 		if !above && (f.atScope || !authz.ScopeCovers(scope, p.Scope)) {
 			continue
@@ -290,31 +279,64 @@ func (k *roleAssignments) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 		if (f.principal != "" && pid != f.principal) || (f.assignedTo != "" && !principals[pid]) {
 			continue
 		}
-		if r.MayRead != nil && !r.MayRead(res.ID, TypeRoleAssignments) {
+		if r.MayRead != nil && !r.MayRead(a.res.ID, TypeRoleAssignments) {
 			continue
 		}
-		res.ETag = d.ETag
-		out = append(out, &res)
+		out = append(out, a.res)
 	}
 	return out, nil
 }
 
-// roleDefinitionIDAt renders a role definition's id as seen from a scope:
-// under the scope's subscription, or at the root.
-func roleDefinitionIDAt(scope, guid string) string {
-	prefix := ""
-	if sub := subscriptionOf(scope); sub != "" {
-		prefix = "/subscriptions/" + sub
-	}
-	return prefix + "/providers/" + TypeRoleDefinitions + "/" + guid
+// storedAssignment is a role assignment read from the store.
+type storedAssignment struct {
+	res   *arm.Resource // with its ETag
+	props assignmentProps
 }
 
-func subscriptionOf(scope string) string {
-	segs := strings.Split(strings.Trim(scope, "/"), "/")
-	if len(segs) >= 2 && strings.EqualFold(segs[0], "subscriptions") {
-		if s, err := url.PathUnescape(segs[1]); err == nil {
-			return s
+// storedAssignments reads every role assignment in the store.
+func storedAssignments(ctx context.Context, st store.Store) ([]storedAssignment, error) {
+	docs, err := st.List(ctx, store.ListOptions{Type: TypeRoleAssignments})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storedAssignment, 0, len(docs))
+	for _, d := range docs {
+		var res arm.Resource
+		if err := json.Unmarshal(d.Body, &res); err != nil {
+			return nil, fmt.Errorf("role assignment %s: %w", d.ID, err)
+		}
+		p, err := decodeAssignment(&res)
+		if err != nil {
+			return nil, fmt.Errorf("role assignment %s: %w", d.ID, err)
+		}
+		res.ETag = d.ETag
+		out = append(out, storedAssignment{res: &res, props: p})
+	}
+	return out, nil
+}
+
+// Assignments reads every role assignment in the store, for the policy
+// compiler.
+func Assignments(ctx context.Context, st store.Store) ([]authz.Assignment, error) {
+	all, err := storedAssignments(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authz.Assignment, len(all))
+	for i, a := range all {
+		p := a.props
+		cond, version := "", ""
+		if p.Condition != nil {
+			cond = *p.Condition
+		}
+		if p.ConditionVersion != nil {
+			version = *p.ConditionVersion
+		}
+		out[i] = authz.Assignment{
+			ID: a.res.ID, Scope: p.Scope, RoleDefinitionID: roleGUIDOf(p),
+			PrincipalID: strings.ToLower(p.PrincipalID), PrincipalType: p.PrincipalType,
+			Condition: cond, ConditionVersion: version,
 		}
 	}
-	return ""
+	return out, nil
 }

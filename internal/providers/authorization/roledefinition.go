@@ -59,7 +59,7 @@ type definitionView struct {
 	Properties definitionProps `json:"properties"`
 }
 
-func builtInView(def authz.RoleDefinition, scope string) definitionView {
+func builtInView(def authz.RoleDefinition, scope []arm.Elem) definitionView {
 	return definitionView{
 		ID: roleDefinitionIDAt(scope, def.Name), Name: def.Name, Type: TypeRoleDefinitions,
 		Properties: definitionProps{
@@ -69,36 +69,47 @@ func builtInView(def authz.RoleDefinition, scope string) definitionView {
 	}
 }
 
-// customDefinition decodes a stored custom role definition.
-func customDefinition(d store.Document) (authz.RoleDefinition, *arm.Resource, error) {
-	var res arm.Resource
-	if err := json.Unmarshal(d.Body, &res); err != nil {
-		return authz.RoleDefinition{}, nil, fmt.Errorf("role definition %s: %w", d.ID, err)
-	}
-	var p definitionProps
-	if err := json.Unmarshal(res.Properties, &p); err != nil {
-		return authz.RoleDefinition{}, nil, fmt.Errorf("role definition %s: %w", d.ID, err)
-	}
-	res.ETag = d.ETag
-	return authz.RoleDefinition{
-		ID: res.ID, Name: strings.ToLower(res.Name), RoleName: p.RoleName, Description: p.Description,
-		RoleType: "CustomRole", AssignableScopes: p.AssignableScopes, Permissions: p.Permissions,
-	}, &res, nil
+// customRole is a custom role definition read from the store.
+type customRole struct {
+	def authz.RoleDefinition
+	res *arm.Resource // as served, with its ETag
 }
 
-// CustomRoles reads every custom role definition in the store.
-func CustomRoles(ctx context.Context, st store.Store) ([]authz.RoleDefinition, error) {
+// customRoles reads every custom role definition in the store.
+func customRoles(ctx context.Context, st store.Store) ([]customRole, error) {
 	docs, err := st.List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]authz.RoleDefinition, 0, len(docs))
+	out := make([]customRole, 0, len(docs))
 	for _, d := range docs {
-		def, _, err := customDefinition(d)
-		if err != nil {
-			return nil, err
+		var res arm.Resource
+		var p definitionProps
+		if err := json.Unmarshal(d.Body, &res); err != nil {
+			return nil, fmt.Errorf("role definition %s: %w", d.ID, err)
 		}
-		out = append(out, def)
+		if err := json.Unmarshal(res.Properties, &p); err != nil {
+			return nil, fmt.Errorf("role definition %s: %w", d.ID, err)
+		}
+		res.ETag = d.ETag
+		out = append(out, customRole{res: &res, def: authz.RoleDefinition{
+			ID: res.ID, Name: strings.ToLower(res.Name), RoleName: p.RoleName, Description: p.Description,
+			RoleType: authz.RoleTypeCustom, AssignableScopes: p.AssignableScopes, Permissions: p.Permissions,
+		}})
+	}
+	return out, nil
+}
+
+// CustomRoles reads every custom role definition in the store, for the
+// policy compiler.
+func CustomRoles(ctx context.Context, st store.Store) ([]authz.RoleDefinition, error) {
+	all, err := customRoles(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authz.RoleDefinition, len(all))
+	for i, c := range all {
+		out[i] = c.def
 	}
 	return out, nil
 }
@@ -202,17 +213,13 @@ func (k *roleDefinitions) Accesses(_ context.Context, op string, req *arm.Reques
 // CheckDelete refuses to delete a role that is still assigned.
 func (k *roleDefinitions) CheckDelete(ctx context.Context, d *arm.Delete) error {
 	guid := strings.ToLower(d.Old.Name)
-	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleAssignments})
+	all, err := storedAssignments(ctx, k.srv.Store())
 	if err != nil {
 		return err
 	}
-	for _, doc := range docs {
-		var res arm.Resource
-		if json.Unmarshal(doc.Body, &res) != nil {
-			continue
-		}
-		if p, err := decodeAssignment(&res); err == nil && roleGUIDOf(p) == guid {
-			return arm.Errorf(http.StatusConflict, "RoleDefinitionHasAssignments", "The role definition '%s' is still assigned (%s). Delete its role assignments first.", guid, res.ID)
+	for _, a := range all {
+		if roleGUIDOf(a.props) == guid {
+			return arm.Errorf(http.StatusConflict, "RoleDefinitionHasAssignments", "The role definition '%s' is still assigned (%s). Delete its role assignments first.", guid, a.res.ID)
 		}
 	}
 	return nil
@@ -222,17 +229,16 @@ func (k *roleDefinitions) CheckDelete(ctx context.Context, d *arm.Delete) error 
 // from any scope.
 func (k *roleDefinitions) Find(ctx context.Context, r *arm.Request) (any, error) {
 	guid := strings.ToLower(r.Elems[len(r.Elems)-1].Name)
-	scope := scopeOf(r.Elems)
 	if def, ok := authz.BuiltInRole(guid); ok {
-		return builtInView(def, scope), nil
+		return builtInView(def, r.Elems[:len(r.Elems)-1]), nil
 	}
-	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
+	customs, err := customRoles(ctx, k.srv.Store())
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range docs {
-		if _, res, err := customDefinition(d); err == nil && strings.EqualFold(res.Name, guid) {
-			return res, nil
+	for _, c := range customs {
+		if c.def.Name == guid {
+			return c.res, nil
 		}
 	}
 	return nil, arm.Errorf(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", guid)
@@ -246,10 +252,7 @@ var (
 // ListAll lists the built-in roles and the custom roles assignable at,
 // above or below the scope; $filter may name a roleName or a type.
 func (k *roleDefinitions) ListAll(ctx context.Context, r *arm.Request) ([]any, error) {
-	scope := arm.FormatID(r.Elems)
-	if scope == "" {
-		scope = "/"
-	}
+	scope := scopeID(r.Elems)
 	var name, typ string
 	if f := r.HTTP.URL.Query().Get("$filter"); strings.TrimSpace(f) != "" {
 		if m := roleNameFilter.FindStringSubmatch(f); m != nil {
@@ -264,22 +267,19 @@ func (k *roleDefinitions) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 	if !strings.EqualFold(typ, "CustomRole") {
 		for _, def := range authz.BuiltInRoles() {
 			if name == "" || strings.EqualFold(def.RoleName, name) {
-				out = append(out, builtInView(def, scope))
+				out = append(out, builtInView(def, r.Elems))
 			}
 		}
 	}
 	if strings.EqualFold(typ, "BuiltInRole") {
 		return out, nil
 	}
-	docs, err := k.srv.Store().List(ctx, store.ListOptions{Type: TypeRoleDefinitions})
+	customs, err := customRoles(ctx, k.srv.Store())
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range docs {
-		def, res, err := customDefinition(d)
-		if err != nil {
-			return nil, err
-		}
+	for _, c := range customs {
+		def := c.def
 		if name != "" && !strings.EqualFold(def.RoleName, name) {
 			continue
 		}
@@ -288,7 +288,7 @@ func (k *roleDefinitions) ListAll(ctx context.Context, r *arm.Request) ([]any, e
 			related = related || authz.ScopeCovers(s, scope) || authz.ScopeCovers(scope, s)
 		}
 		if related {
-			out = append(out, res)
+			out = append(out, c.res)
 		}
 	}
 	return out, nil

@@ -152,38 +152,9 @@ func (gc *graphClient) printGet(cmd *cobra.Command, g *globals, path string, col
 	return g.print(cmd, obj, cols)
 }
 
-// list GETs a collection and follows @odata.nextLink to the last page.
+// list GETs a collection, every page of it.
 func (gc *graphClient) list(ctx context.Context, path string, query url.Values) ([]any, error) {
-	items := []any{}
-	next, seen := path, map[string]bool{}
-	for {
-		resp, err := gc.call(ctx, http.MethodGet, next, query, nil)
-		if err != nil {
-			return nil, err
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
-		}
-		if err := json.Unmarshal(resp.body, &page); err != nil {
-			return nil, fmt.Errorf("the list answer of %s is not a page of results: %w", path, err)
-		}
-		for _, raw := range page.Value {
-			v, err := decodeValue(raw)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, v)
-		}
-		if page.NextLink == "" {
-			return items, nil
-		}
-		if seen[page.NextLink] {
-			return nil, fmt.Errorf("the server returned the nextLink %s twice; stopping", page.NextLink)
-		}
-		seen[page.NextLink] = true
-		next, query = page.NextLink, nil
-	}
+	return gc.c.list(ctx, path, query)
 }
 
 // odataString quotes a value for $filter.

@@ -184,7 +184,8 @@ func (c *client) get(ctx context.Context, path string, query url.Values) (*respo
 	return c.do(ctx, &request{method: http.MethodGet, url: path, query: query}, false)
 }
 
-// list GETs a collection and follows nextLink to the last page.
+// list GETs a collection and follows nextLink (ARM) or @odata.nextLink
+// (Graph) to the last page.
 func (c *client) list(ctx context.Context, path string, query url.Values) ([]any, error) {
 	items := []any{}
 	next := &request{method: http.MethodGet, url: path, query: query}
@@ -197,9 +198,14 @@ func (c *client) list(ctx context.Context, path string, query url.Values) ([]any
 		var page struct {
 			Value    []json.RawMessage `json:"value"`
 			NextLink string            `json:"nextLink"`
+			// Microsoft Graph names it so.
+			ODataNextLink string `json:"@odata.nextLink"`
 		}
 		if err := json.Unmarshal(resp.body, &page); err != nil {
 			return nil, fmt.Errorf("the list answer of %s is not a page of results: %w", path, err)
+		}
+		if page.NextLink == "" {
+			page.NextLink = page.ODataNextLink
 		}
 		for _, raw := range page.Value {
 			v, err := decodeValue(raw)

@@ -256,24 +256,27 @@ func TestClientTokenCacheAndOrigin(t *testing.T) {
 }
 
 func TestClientListFollowsNextLink(t *testing.T) {
-	f := newFakeARM(t)
-	f.handle("GET /items", func(w http.ResponseWriter, r *http.Request) {
-		page := map[string]any{"value": []map[string]string{{"name": "a"}, {"name": "b"}}, "nextLink": f.URL + "/items?page=2"}
-		if r.URL.Query().Get("page") == "2" {
-			page = map[string]any{"value": []map[string]string{{"name": "c"}}}
+	// ARM's "nextLink" and Microsoft Graph's "@odata.nextLink".
+	for _, field := range []string{"nextLink", "@odata.nextLink"} {
+		f := newFakeARM(t)
+		f.handle("GET /items", func(w http.ResponseWriter, r *http.Request) {
+			page := map[string]any{"value": []map[string]string{{"name": "a"}, {"name": "b"}}, field: f.URL + "/items?page=2"}
+			if r.URL.Query().Get("page") == "2" {
+				page = map[string]any{"value": []map[string]string{{"name": "c"}}}
+			}
+			_ = json.NewEncoder(w).Encode(page)
+		})
+		c, err := newClient(f.profile(), &bytes.Buffer{}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_ = json.NewEncoder(w).Encode(page)
-	})
-	c, err := newClient(f.profile(), &bytes.Buffer{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := c.list(context.Background(), "/items", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := names(items); strings.Join(got, ",") != "a,b,c" {
-		t.Errorf("list = %v, want a,b,c", got)
+		items, err := c.list(context.Background(), "/items", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(items); strings.Join(got, ",") != "a,b,c" {
+			t.Errorf("%s: list = %v, want a,b,c", field, got)
+		}
 	}
 }
 

@@ -93,6 +93,16 @@ type annotations struct {
 	Type    string `json:"@odata.type,omitempty"`
 }
 
+func (a *annotations) odata() *annotations { return a }
+
+// writeEntity answers one entity of the entity set (applications, users,
+// ...), with its @odata.context.
+func writeEntity(w http.ResponseWriter, r *http.Request, status int, set string, v interface{ odata() *annotations }) error {
+	v.odata().Context = odataContext(r, set+"/$entity")
+	writeGraphJSON(w, status, v)
+	return nil
+}
+
 type applicationView struct {
 	annotations
 	ID                  string                   `json:"id"`
@@ -149,12 +159,12 @@ type groupView struct {
 	CreatedDateTime time.Time `json:"createdDateTime"`
 }
 
-func viewApplication(a Application) applicationView {
+func viewApplication(a Application) *applicationView {
 	creds := make([]passwordCredentialView, len(a.PasswordCredentials))
 	for i, p := range a.PasswordCredentials {
 		creds[i] = viewPasswordCredential(p)
 	}
-	return applicationView{
+	return &applicationView{
 		ID: a.ObjectID, AppID: a.AppID, DisplayName: a.DisplayName, CreatedDateTime: a.CreatedDateTime,
 		SignInAudience: signInAudienceMyOrg, PasswordCredentials: creds,
 	}
@@ -166,23 +176,23 @@ func viewPasswordCredential(p PasswordCredential) passwordCredentialView {
 	}
 }
 
-func viewServicePrincipal(sp ServicePrincipal) servicePrincipalView {
-	return servicePrincipalView{
+func viewServicePrincipal(sp ServicePrincipal) *servicePrincipalView {
+	return &servicePrincipalView{
 		ID: sp.ID, AppID: sp.AppID, DisplayName: sp.DisplayName, AppDisplayName: sp.DisplayName,
 		ServicePrincipalType: sp.ServicePrincipalType, AccountEnabled: sp.AccountEnabled,
 		ServicePrincipalNames: []string{sp.AppID}, AppOwnerOrganizationID: sp.TenantID,
 	}
 }
 
-func viewUser(u User) userView {
-	return userView{
+func viewUser(u User) *userView {
+	return &userView{
 		ID: u.ID, DisplayName: u.DisplayName, UserPrincipalName: u.UserPrincipalName, MailNickname: u.MailNickname,
 		AccountEnabled: u.AccountEnabled, UserType: "Member", CreatedDateTime: u.CreatedDateTime,
 	}
 }
 
-func viewGroup(gr Group) groupView {
-	v := groupView{
+func viewGroup(gr Group) *groupView {
+	v := &groupView{
 		ID: gr.ID, DisplayName: gr.DisplayName, MailNickname: gr.MailNickname,
 		SecurityEnabled: gr.SecurityEnabled, MailEnabled: gr.MailEnabled, GroupTypes: []string{}, CreatedDateTime: gr.CreatedDateTime,
 	}
@@ -220,10 +230,7 @@ func (g *Graph) createApplication(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	v := viewApplication(app)
-	v.Context = odataContext(r, "applications/$entity")
-	writeGraphJSON(w, http.StatusCreated, v)
-	return nil
+	return writeEntity(w, r, http.StatusCreated, "applications", viewApplication(app))
 }
 
 func (g *Graph) listApplications(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -243,14 +250,7 @@ func (g *Graph) getApplication(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	return writeApplication(w, r, app)
-}
-
-func writeApplication(w http.ResponseWriter, r *http.Request, app Application) error {
-	v := viewApplication(app)
-	v.Context = odataContext(r, "applications/$entity")
-	writeGraphJSON(w, http.StatusOK, v)
-	return nil
+	return writeEntity(w, r, http.StatusOK, "applications", viewApplication(app))
 }
 
 func (g *Graph) deleteApplication(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -353,10 +353,7 @@ func (g *Graph) createServicePrincipal(w http.ResponseWriter, r *http.Request, c
 	if err != nil {
 		return err
 	}
-	v := viewServicePrincipal(sp)
-	v.Context = odataContext(r, "servicePrincipals/$entity")
-	writeGraphJSON(w, http.StatusCreated, v)
-	return nil
+	return writeEntity(w, r, http.StatusCreated, "servicePrincipals", viewServicePrincipal(sp))
 }
 
 func (g *Graph) listServicePrincipals(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -376,14 +373,7 @@ func (g *Graph) getServicePrincipal(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	return writeServicePrincipal(w, r, sp)
-}
-
-func writeServicePrincipal(w http.ResponseWriter, r *http.Request, sp ServicePrincipal) error {
-	v := viewServicePrincipal(sp)
-	v.Context = odataContext(r, "servicePrincipals/$entity")
-	writeGraphJSON(w, http.StatusOK, v)
-	return nil
+	return writeEntity(w, r, http.StatusOK, "servicePrincipals", viewServicePrincipal(sp))
 }
 
 func (g *Graph) deleteServicePrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -407,7 +397,7 @@ func (g *Graph) getByAppID(w http.ResponseWriter, r *http.Request, c *call) erro
 		if err != nil {
 			return err
 		}
-		return writeApplication(w, r, app)
+		return writeEntity(w, r, http.StatusOK, "applications", viewApplication(app))
 	}
 	sp, err := g.dir.ServicePrincipalByAppID(r.Context(), c.tenant, m[2])
 	if errors.Is(err, ErrApplicationNotFound) {
@@ -416,7 +406,7 @@ func (g *Graph) getByAppID(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	return writeServicePrincipal(w, r, sp)
+	return writeEntity(w, r, http.StatusOK, "servicePrincipals", viewServicePrincipal(sp))
 }
 
 func (g *Graph) deleteByAppID(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -487,10 +477,7 @@ func (g *Graph) createUser(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	v := viewUser(u)
-	v.Context = odataContext(r, "users/$entity")
-	writeGraphJSON(w, http.StatusCreated, v)
-	return nil
+	return writeEntity(w, r, http.StatusCreated, "users", viewUser(u))
 }
 
 func (g *Graph) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -512,10 +499,7 @@ func (g *Graph) getUser(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	v := viewUser(u)
-	v.Context = odataContext(r, "users/$entity")
-	writeGraphJSON(w, http.StatusOK, v)
-	return nil
+	return writeEntity(w, r, http.StatusOK, "users", viewUser(u))
 }
 
 func (g *Graph) deleteUser(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -535,10 +519,7 @@ func (g *Graph) getMe(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	v := viewUser(u)
-	v.Context = odataContext(r, "users/$entity")
-	writeGraphJSON(w, http.StatusOK, v)
-	return nil
+	return writeEntity(w, r, http.StatusOK, "users", viewUser(u))
 }
 
 // --- groups
@@ -585,10 +566,7 @@ func (g *Graph) createGroup(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	v := viewGroup(gr)
-	v.Context = odataContext(r, "groups/$entity")
-	writeGraphJSON(w, http.StatusCreated, v)
-	return nil
+	return writeEntity(w, r, http.StatusCreated, "groups", viewGroup(gr))
 }
 
 func (g *Graph) listGroups(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -608,10 +586,7 @@ func (g *Graph) getGroup(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	v := viewGroup(gr)
-	v.Context = odataContext(r, "groups/$entity")
-	writeGraphJSON(w, http.StatusOK, v)
-	return nil
+	return writeEntity(w, r, http.StatusOK, "groups", viewGroup(gr))
 }
 
 func (g *Graph) deleteGroup(w http.ResponseWriter, r *http.Request, c *call) error {

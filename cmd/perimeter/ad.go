@@ -160,25 +160,58 @@ func (gc *graphClient) list(ctx context.Context, path string, query url.Values) 
 // odataString quotes a value for $filter.
 func odataString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// listFilter is the $filter of a list command: --filter as given, or one
-// convenience flag turned into a clause.
-func listFilter(cmd *cobra.Command, raw string, clauses map[string]string) (url.Values, error) {
-	var filters []string
-	if raw != "" {
-		filters = append(filters, raw)
+// filterFlag is a list command's flag that becomes a $filter clause.
+type filterFlag struct {
+	name, usage string
+	clause      func(value string) string
+}
+
+// adList builds an "ad ... list" command: every page of the collection at
+// path, filtered by --display-name (a prefix), the extra flags or a raw
+// --filter (the server filters on one clause).
+func adList(g *globals, short, path string, cols []column, filterExample string, extra ...filterFlag) *cobra.Command {
+	flags := append([]filterFlag{{"display-name", "only those whose display name starts with this",
+		func(v string) string { return "startswith(displayName," + odataString(v) + ")" }}}, extra...)
+	values := make([]string, len(flags))
+	var raw string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var filters []string
+			if raw != "" {
+				filters = append(filters, raw)
+			}
+			for i, f := range flags {
+				if cmd.Flags().Changed(f.name) {
+					filters = append(filters, f.clause(values[i]))
+				}
+			}
+			var q url.Values
+			switch len(filters) {
+			case 0:
+			case 1:
+				q = url.Values{"$filter": {filters[0]}}
+			default:
+				return usageErrorf("give one of --filter and the other filter arguments: the server filters on one clause")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := gc.list(cmd.Context(), path, q)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, items, cols)
+		},
 	}
-	for flag, clause := range clauses {
-		if cmd.Flags().Changed(flag) {
-			filters = append(filters, clause)
-		}
+	for i, f := range flags {
+		cmd.Flags().StringVar(&values[i], f.name, "", f.usage)
 	}
-	switch len(filters) {
-	case 0:
-		return nil, nil
-	case 1:
-		return url.Values{"$filter": {filters[0]}}, nil
-	}
-	return nil, usageErrorf("give one of --filter and the other filter arguments: the server filters on one clause")
+	cmd.Flags().StringVar(&raw, "filter", "", "OData $filter, e.g. \""+filterExample+"\"")
+	return cmd
 }
 
 // --- service principals
@@ -259,30 +292,7 @@ func (gc *graphClient) finishCreateForRBAC(ctx context.Context, objectID, appID 
 }
 
 func adSPList(g *globals) *cobra.Command {
-	var displayName, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List service principals",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := listFilter(cmd, filter, map[string]string{"display-name": "startswith(displayName," + odataString(displayName) + ")"})
-			if err != nil {
-				return err
-			}
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := gc.list(cmd.Context(), "/v1.0/servicePrincipals", q)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, spColumns())
-		},
-	}
-	cmd.Flags().StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
-	cmd.Flags().StringVar(&filter, "filter", "", "OData $filter, e.g. \"appId eq '...'\"")
-	return cmd
+	return adList(g, "List service principals", "/v1.0/servicePrincipals", spColumns(), "appId eq '...'")
 }
 
 // servicePrincipal finds a service principal by appId or object id, as
@@ -395,35 +405,8 @@ lower-case letters, upper-case letters, digits, symbols. The user signs in with
 }
 
 func adUserList(g *globals) *cobra.Command {
-	var upn, displayName, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List users",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := listFilter(cmd, filter, map[string]string{
-				"upn":          "userPrincipalName eq " + odataString(upn),
-				"display-name": "startswith(displayName," + odataString(displayName) + ")",
-			})
-			if err != nil {
-				return err
-			}
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := gc.list(cmd.Context(), "/v1.0/users", q)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, userColumns())
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&upn, "upn", "", "only the user with this user principal name")
-	f.StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
-	f.StringVar(&filter, "filter", "", "OData $filter, e.g. \"mailNickname eq 'alice'\"")
-	return cmd
+	return adList(g, "List users", "/v1.0/users", userColumns(), "mailNickname eq 'alice'",
+		filterFlag{"upn", "only the user with this user principal name", func(v string) string { return "userPrincipalName eq " + odataString(v) }})
 }
 
 func adUserShow(g *globals) *cobra.Command {
@@ -503,30 +486,7 @@ func adGroupCreate(g *globals) *cobra.Command {
 }
 
 func adGroupList(g *globals) *cobra.Command {
-	var displayName, filter string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List groups",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := listFilter(cmd, filter, map[string]string{"display-name": "startswith(displayName," + odataString(displayName) + ")"})
-			if err != nil {
-				return err
-			}
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := gc.list(cmd.Context(), "/v1.0/groups", q)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, adGroupColumns())
-		},
-	}
-	cmd.Flags().StringVar(&displayName, "display-name", "", "only those whose display name starts with this")
-	cmd.Flags().StringVar(&filter, "filter", "", "OData $filter, e.g. \"mailNickname eq 'ai-team'\"")
-	return cmd
+	return adList(g, "List groups", "/v1.0/groups", adGroupColumns(), "mailNickname eq 'ai-team'")
 }
 
 // group finds a group by object id or exact display name, as az's --group.

@@ -136,7 +136,7 @@ func (g *Gateway) authorize(ctx context.Context, x *exchange, op *operation) err
 	if err := g.cfg.Authorizer.Authorize(ctx, x.principal, x.account.ID, op.DataAction); err != nil {
 		return &refusal{Status: http.StatusUnauthorized, Code: "PermissionDenied",
 			Message: "The principal `" + x.principal.ObjectID + "` lacks the required data action `" + op.DataAction + "` to perform this operation.",
-			Layer:   LayerAuthorization, LogCode: CodePermissionDenied, Reason: err.Error(), cause: err}
+			Layer:   LayerAuthorization, LogCode: CodePermissionDenied, Reason: err.Error()}
 	}
 	return nil
 }

@@ -147,7 +147,8 @@ func TestAuthorizerSeam(t *testing.T) {
 	if len(az.asked) != 1 || az.asked[0] != "Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action" {
 		t.Errorf("asked %v", az.asked)
 	}
-	if r := h.log.find(t, a.ID); r.Layer != LayerAuthorization {
+	// The log says why, once.
+	if r := h.log.find(t, a.ID); r.Layer != LayerAuthorization || r.Reason != "no role assignment grants "+az.asked[0] {
 		t.Errorf("record %+v", r)
 	}
 	if a := h.chat(c, "open"); a.StatusCode != http.StatusOK {

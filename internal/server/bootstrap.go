@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/perimeterhq/perimeter/internal/atomicfile"
 
 	"github.com/google/uuid"
 
+	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
@@ -43,8 +46,6 @@ type installation struct {
 const (
 	installationID = "/perimeter/installation"
 	adminFile      = "admin.json"
-	// ownerRoleID is the built-in Owner role definition's GUID.
-	ownerRoleID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 )
 
 // bootstrap makes sure the installation has a tenant, a default
@@ -160,7 +161,7 @@ func ensureAdminServicePrincipal(ctx context.Context, st store.Store, dir *ident
 		if err != nil {
 			return installation{}, err
 		}
-		ops, err := moveRoleAssignments(ctx, st, "/subscriptions/"+inst.SubscriptionID, inst.AdminObjectID, sp.ID)
+		ops, err := authorization.MoveOps(ctx, st, "/subscriptions/"+inst.SubscriptionID, inst.AdminObjectID, sp.ID)
 		if err != nil {
 			return installation{}, err
 		}
@@ -189,56 +190,13 @@ func ensureAdminServicePrincipal(ctx context.Context, st store.Store, dir *ident
 	return installation{}, errors.New("the installation record kept changing; try again")
 }
 
-// moveRoleAssignments returns the ops that rewrite the principalId of the
-// role assignments at scope naming from to name to, each guarded by the
-// ETag read. Other properties are kept as they are.
-func moveRoleAssignments(ctx context.Context, st store.Store, scope, from, to string) ([]store.Op, error) {
-	docs, err := st.List(ctx, store.ListOptions{Type: "Microsoft.Authorization/roleAssignments", Parent: scope})
-	if err != nil {
-		return nil, err
-	}
-	var ops []store.Op
-	for _, doc := range docs {
-		var ra map[string]any
-		if err := json.Unmarshal(doc.Body, &ra); err != nil {
-			return nil, fmt.Errorf("role assignment %s: %w", doc.ID, err)
-		}
-		props, _ := ra["properties"].(map[string]any)
-		if id, _ := props["principalId"].(string); props == nil || !strings.EqualFold(id, from) {
-			continue
-		}
-		props["principalId"] = to
-		body, err := json.Marshal(ra)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, store.Op{
-			Put: &store.Document{ID: doc.ID, Type: doc.Type, Parent: doc.Parent, Body: body},
-			If:  store.Precondition{IfMatch: doc.ETag},
-		})
-	}
-	return ops, nil
-}
-
 // assignOwner records a role assignment of Owner at subscription scope.
-// Role-based authorization reads these assignments.
 func assignOwner(ctx context.Context, st store.Store, subID, principalID string) error {
-	scope := "/subscriptions/" + subID
-	name := uuid.NewString()
-	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + name
-	body, err := json.Marshal(map[string]any{
-		"id": id, "name": name, "type": "Microsoft.Authorization/roleAssignments",
-		"properties": map[string]string{
-			"roleDefinitionId": scope + "/providers/Microsoft.Authorization/roleDefinitions/" + ownerRoleID,
-			"principalId":      principalID,
-			"principalType":    "ServicePrincipal",
-			"scope":            scope,
-		},
-	})
+	ops, err := authorization.AssignOps("/subscriptions/"+subID, uuid.NewString(), authz.RoleOwner, principalID, identity.ObjectTypeServicePrincipal, time.Now().UTC())
 	if err != nil {
 		return err
 	}
-	_, err = store.Put(ctx, st, store.Document{ID: id, Type: "Microsoft.Authorization/roleAssignments", Parent: scope, Body: body}, store.Precondition{IfNoneMatch: "*"})
+	_, err = st.Apply(ctx, ops...)
 	return err
 }
 

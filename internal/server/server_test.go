@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/sqlite"
 )
@@ -104,7 +107,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 		Properties struct{ RoleDefinitionID, PrincipalID string }
 	}
 	_ = json.Unmarshal(assignments[0].Body, &ra)
-	if ra.Properties.PrincipalID != inst.AdminObjectID || filepath.Base(ra.Properties.RoleDefinitionID) != ownerRoleID {
+	if ra.Properties.PrincipalID != inst.AdminObjectID || filepath.Base(ra.Properties.RoleDefinitionID) != authz.RoleOwner {
 		t.Errorf("admin is not Owner: %s", assignments[0].Body)
 	}
 
@@ -147,5 +150,56 @@ func TestBootstrapRefusesCorruptAdminFile(t *testing.T) {
 	}
 	if _, err := bootstrap(t.Context(), st, identity.NewDirectory(st), dataDir); err == nil {
 		t.Fatal("corrupt admin.json was silently replaced")
+	}
+}
+
+// TestBootstrapMovesAnOldAdminToItsServicePrincipal: an installation from
+// before service principals recorded the admin application's object id and
+// gave it Owner; tokens now name the service principal, so bootstrap
+// moves the record and the assignment to it, and the admin keeps Owner.
+func TestBootstrapMovesAnOldAdminToItsServicePrincipal(t *testing.T) {
+	st := testStore(t)
+	dir := identity.NewDirectory(st)
+	ctx := t.Context()
+	inst, err := bootstrap(ctx, st, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := dir.Application(ctx, inst.TenantID, inst.AdminAppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make it old: the record and the Owner assignment name the application.
+	moved, err := authorization.MoveOps(ctx, st, "/subscriptions/"+inst.SubscriptionID, inst.AdminObjectID, app.ObjectID)
+	if err != nil || len(moved) == 0 {
+		t.Fatalf("rewind the assignment: %v %v", moved, err)
+	}
+	old := inst
+	old.AdminObjectID = app.ObjectID
+	body, _ := json.Marshal(old)
+	moved = append(moved, store.Op{Put: &store.Document{ID: installationID, Type: "Perimeter/installation", Body: body}})
+	if _, err := st.Apply(ctx, moved...); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := bootstrap(ctx, st, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AdminObjectID != inst.AdminObjectID {
+		t.Fatalf("admin object id %s, want the service principal's %s", got.AdminObjectID, inst.AdminObjectID)
+	}
+	assignments, err := authorization.Assignments(ctx, st)
+	if err != nil || len(assignments) != 1 {
+		t.Fatalf("assignments %v %v", assignments, err)
+	}
+	policy := authz.Compile(authz.BuiltInRoles(), assignments, nil)
+	write := authz.Request{PrincipalID: inst.AdminObjectID, Scope: "/subscriptions/" + inst.SubscriptionID, Action: "Microsoft.Authorization/roleAssignments/write"}
+	if !policy.Check(write).Allowed {
+		t.Error("the admin's service principal is not Owner after the move")
+	}
+	write.PrincipalID = strings.ToLower(app.ObjectID)
+	if policy.Check(write).Allowed {
+		t.Error("the application's object id still holds Owner")
 	}
 }

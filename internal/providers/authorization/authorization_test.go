@@ -2,10 +2,10 @@ package authorization_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
@@ -52,11 +52,11 @@ func newEnv(t *testing.T) *armtest.Env {
 			})
 		}))
 	// The administrator's own Owner assignment, as bootstrap writes it.
-	id := "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignments/99999999-9999-9999-9999-999999999999"
-	body, _ := json.Marshal(map[string]any{"id": id, "name": "99999999-9999-9999-9999-999999999999", "type": authorization.TypeRoleAssignments,
-		"properties": map[string]string{"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/" + authz.RoleOwner,
-			"principalId": armtest.ObjectID, "principalType": "ServicePrincipal", "scope": "/subscriptions/" + sub}})
-	if _, err := e.Store.Apply(t.Context(), store.Op{Put: &store.Document{ID: id, Type: authorization.TypeRoleAssignments, Parent: "/subscriptions/" + sub, Body: body}}); err != nil {
+	ops, err := authorization.AssignOps("/subscriptions/"+sub, "99999999-9999-9999-9999-999999999999", authz.RoleOwner, armtest.ObjectID, "ServicePrincipal", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.Apply(t.Context(), ops...); err != nil {
 		t.Fatal(err)
 	}
 	for _, rg := range []string{"rg1", "rg2"} {
@@ -159,6 +159,15 @@ func TestAssignmentBadInput(t *testing.T) {
 	wantCode(t, e.Do(http.MethodPut, rg("rg1")+"/providers/Microsoft.Authorization/roleAssignments/"+name+api, assignment(authz.RoleContributor, reader)),
 		http.StatusConflict, "RoleAssignmentUpdateNotPermitted")
 	wantCode(t, assign(e, rg("rg1"), "20000000-0000-0000-0000-000000000002", authz.RoleReader, reader), http.StatusConflict, "RoleAssignmentExists")
+	// One made without a request (as bootstrap does) counts too.
+	ops, err := authorization.AssignOps(rg("rg2"), "20000000-0000-0000-0000-000000000005", authz.RoleContributor, dev, "ServicePrincipal", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.Apply(t.Context(), ops...); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, assign(e, rg("rg2"), "20000000-0000-0000-0000-000000000006", authz.RoleContributor, dev), http.StatusConflict, "RoleAssignmentExists")
 	// The same role at another scope is another assignment.
 	e.Must(http.StatusCreated, http.MethodPut, rg("rg2")+"/providers/Microsoft.Authorization/roleAssignments/20000000-0000-0000-0000-000000000003"+api, assignment(authz.RoleReader, reader))
 	// Deleted, it may be made again (the uniqueness record goes with it).

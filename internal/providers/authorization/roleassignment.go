@@ -65,6 +65,8 @@ func decodeAssignment(res *arm.Resource) (assignmentProps, error) {
 
 // uniqueID is the document that makes (scope, principal, role) unique: it
 // is created with the assignment, conditionally on not existing.
+const uniqueType = "Perimeter/roleAssignmentKey"
+
 func uniqueID(scope, principalID, roleGUID string) string {
 	if scope == "/" {
 		scope = ""
@@ -163,7 +165,7 @@ func (k *roleAssignments) checkUnique(ctx context.Context, w *arm.Write, scope, 
 	if err != nil {
 		return err
 	}
-	w.Ops = append(w.Ops, store.Op{Put: &store.Document{ID: uid, Type: "Perimeter/roleAssignmentKey", Body: body}, If: store.Precondition{IfNoneMatch: "*"}})
+	w.Ops = append(w.Ops, store.Op{Put: &store.Document{ID: uid, Type: uniqueType, Body: body}, If: store.Precondition{IfNoneMatch: "*"}})
 	return nil
 }
 
@@ -339,4 +341,83 @@ func Assignments(ctx context.Context, st store.Store) ([]authz.Assignment, error
 		}
 	}
 	return out, nil
+}
+
+// AssignOps returns the store ops that make a role assignment without an
+// ARM request (the installation's bootstrap): the assignment and its
+// uniqueness record, each conditional on not existing yet.
+func AssignOps(scope, name, roleGUID, principalID, principalType string, now time.Time) ([]store.Op, error) {
+	var parts []arm.Elem
+	if scope != "/" {
+		p, err := arm.ParsePath(scope)
+		if err != nil {
+			return nil, err
+		}
+		parts = p.Elems
+	}
+	p := assignmentProps{
+		RoleDefinitionID: roleDefinitionIDAt(parts, roleGUID), PrincipalID: strings.ToLower(principalID),
+		PrincipalType: principalType, Scope: scope, CreatedOn: &now, UpdatedOn: &now,
+	}
+	id := strings.TrimSuffix(scope, "/") + "/providers/" + TypeRoleAssignments + "/" + name
+	return assignmentOps(id, name, scope, p, "")
+}
+
+// MoveOps returns the store ops that give every role assignment at scope
+// held by from to the principal to instead (the bootstrap admin's
+// assignments moving from its application to its service principal),
+// uniqueness records included.
+func MoveOps(ctx context.Context, st store.Store, scope, from, to string) ([]store.Op, error) {
+	all, err := storedAssignments(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var ops []store.Op
+	for _, a := range all {
+		p := a.props
+		if !strings.EqualFold(p.Scope, scope) || !strings.EqualFold(p.PrincipalID, from) {
+			continue
+		}
+		if _, err := st.Get(ctx, uniqueID(p.Scope, p.PrincipalID, roleGUIDOf(p))); err == nil {
+			ops = append(ops, store.Op{Delete: uniqueID(p.Scope, p.PrincipalID, roleGUIDOf(p))})
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		p.PrincipalID = strings.ToLower(to)
+		more, err := assignmentOps(a.res.ID, a.res.Name, scope, p, a.res.ETag)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	return ops, nil
+}
+
+// assignmentOps writes an assignment document (new when etag is "", else
+// replacing that version) and creates its uniqueness record.
+func assignmentOps(id, name, scope string, p assignmentProps, etag string) ([]store.Op, error) {
+	props, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(arm.Resource{ID: id, Name: name, Type: TypeRoleAssignments, Properties: props})
+	if err != nil {
+		return nil, err
+	}
+	key, err := json.Marshal(map[string]string{"roleAssignment": id})
+	if err != nil {
+		return nil, err
+	}
+	parent := scope
+	if parent == "/" {
+		parent = ""
+	}
+	cond := store.Precondition{IfNoneMatch: "*"}
+	if etag != "" {
+		cond = store.Precondition{IfMatch: etag}
+	}
+	return []store.Op{
+		{Put: &store.Document{ID: id, Type: TypeRoleAssignments, Parent: parent, Body: body}, If: cond},
+		{Put: &store.Document{ID: uniqueID(scope, p.PrincipalID, roleGUIDOf(p)), Type: uniqueType, Body: key}, If: store.Precondition{IfNoneMatch: "*"}},
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/perimeterhq/perimeter/internal/store"
@@ -14,6 +15,10 @@ import (
 // application's service principal (Graph also has ManagedIdentity and
 // Legacy, which Perimeter does not create).
 const ServicePrincipalTypeApplication = "Application"
+
+// ServicePrincipalTypeManagedIdentity is the servicePrincipalType of a
+// resource's managed identity.
+const ServicePrincipalTypeManagedIdentity = "ManagedIdentity"
 
 // ServicePrincipal is an application's identity in a tenant, in the shape
 // of a Microsoft Graph servicePrincipal. Its object id is what tokens carry
@@ -28,6 +33,9 @@ type ServicePrincipal struct {
 	ServicePrincipalType string    `json:"servicePrincipalType"`
 	AccountEnabled       bool      `json:"accountEnabled"`
 	CreatedDateTime      time.Time `json:"createdDateTime"`
+	// AlternativeNames holds, for a managed identity, the id of the
+	// resource it belongs to.
+	AlternativeNames []string `json:"alternativeNames,omitempty"`
 }
 
 // CreateServicePrincipal creates the service principal of the application
@@ -182,4 +190,45 @@ func decodeServicePrincipal(tenantID string, doc store.Document) (ServicePrincip
 	}
 	sp.TenantID = tenantID
 	return sp, nil
+}
+
+// ManagedIdentityOp returns the store op that creates the service principal
+// of a resource's managed identity (conditional on its not existing), for
+// the resource provider to commit with the resource. It is a directory
+// object like any other, so role assignments can name it.
+func ManagedIdentityOp(tenantID, principalID, displayName, resourceID string, now time.Time) (store.Op, error) {
+	sp := ServicePrincipal{
+		ID: principalID, AppID: newGUID(), DisplayName: displayName, ServicePrincipalType: ServicePrincipalTypeManagedIdentity,
+		AccountEnabled: true, CreatedDateTime: now.UTC(), AlternativeNames: []string{resourceID},
+	}
+	return putObject(tenantID, principalID, TypeServicePrincipal, sp, store.Precondition{IfNoneMatch: "*"})
+}
+
+// ObjectDocID is where the directory object with the given id is stored.
+func ObjectDocID(tenantID, objectID string) string { return objectDocID(tenantID, objectID) }
+
+// AdoptManagedIdentities moves the service principals of managed
+// identities that an earlier release stored apart from the directory
+// (/tenants/{t}/servicePrincipals/{id}) to where directory objects live,
+// so role assignments can name them. Each moves in one write; a restart
+// finds nothing left to do.
+func (d *Directory) AdoptManagedIdentities(ctx context.Context, tenantID string) error {
+	docs, err := d.st.List(ctx, store.ListOptions{Type: TypeServicePrincipal, Parent: tenantDocID(tenantID)})
+	if err != nil {
+		return fmt.Errorf("identity: list service principals: %w", err)
+	}
+	legacy := store.Key(tenantDocID(tenantID) + "/servicePrincipals/")
+	for _, doc := range docs {
+		if !strings.HasPrefix(store.Key(doc.ID), legacy) {
+			continue
+		}
+		id := doc.ID[len(legacy):]
+		_, err := d.st.Apply(ctx,
+			store.Op{Put: &store.Document{ID: objectDocID(tenantID, id), Type: TypeServicePrincipal, Parent: tenantDocID(tenantID), Body: doc.Body}, If: store.Precondition{IfNoneMatch: "*"}},
+			store.Op{Delete: doc.ID, If: store.Precondition{IfMatch: doc.ETag}})
+		if err != nil && !errors.Is(err, store.ErrPreconditionFailed) { // another replica moved it first
+			return fmt.Errorf("identity: move service principal %s: %w", id, err)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,7 @@ func TestCreateServicePrincipal(t *testing.T) {
 	}
 	want := ServicePrincipal{TenantID: env.tenant, ID: sp.ID, AppID: env.app.AppID, DisplayName: "test app",
 		ServicePrincipalType: "Application", AccountEnabled: true, CreatedDateTime: env.clock.Now()}
-	if sp != want {
+	if !reflect.DeepEqual(sp, want) {
 		t.Errorf("service principal %+v\nwant %+v", sp, want)
 	}
 	doc, err := env.st.Get(ctx, "/tenants/"+env.tenant+"/directoryObjects/"+sp.ID)
@@ -59,10 +60,10 @@ func TestCreateServicePrincipal(t *testing.T) {
 		})
 	}
 	sps, err := env.dir.ServicePrincipals(ctx, env.tenant)
-	if err != nil || len(sps) != 1 || sps[0] != sp {
+	if err != nil || len(sps) != 1 || !reflect.DeepEqual(sps[0], sp) {
 		t.Errorf("ServicePrincipals = %+v, %v", sps, err)
 	}
-	if got, err := env.dir.ServicePrincipalByAppID(ctx, env.tenant, env.app.AppID); err != nil || got != sp {
+	if got, err := env.dir.ServicePrincipalByAppID(ctx, env.tenant, env.app.AppID); err != nil || !reflect.DeepEqual(got, sp) {
 		t.Errorf("ServicePrincipalByAppID = %+v, %v", got, err)
 	}
 }
@@ -103,7 +104,7 @@ func TestEnsureServicePrincipal(t *testing.T) {
 	env := newTestEnv(t)
 	rev, _ := env.st.Revision(ctx)
 	sp, err := env.dir.EnsureServicePrincipal(ctx, env.tenant, env.app.AppID)
-	if err != nil || sp != env.sp {
+	if err != nil || !reflect.DeepEqual(sp, env.sp) {
 		t.Fatalf("EnsureServicePrincipal of an existing one = %+v, %v", sp, err)
 	}
 	if after, _ := env.st.Revision(ctx); after != rev {
@@ -215,5 +216,54 @@ func TestApplicationByObjectID(t *testing.T) {
 		if _, err := env.dir.ApplicationByObjectID(ctx, env.tenant, id); !errors.Is(err, ErrApplicationNotFound) {
 			t.Errorf("ApplicationByObjectID(%q): err = %v", id, err)
 		}
+	}
+}
+
+// TestManagedIdentityIsADirectoryObject: the service principal a resource
+// provider writes for a managed identity is found like any other, so a
+// role assignment can name it.
+func TestManagedIdentityIsADirectoryObject(t *testing.T) {
+	env := newTestEnv(t)
+	const principal = "6a1b2c3d-0000-4000-8000-000000000001"
+	op, err := ManagedIdentityOp(env.tenant, principal, "acct", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acct", env.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.st.Apply(t.Context(), op); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := env.dir.Object(t.Context(), env.tenant, principal)
+	if err != nil || obj.Type != ObjectTypeServicePrincipal || obj.DisplayName != "acct" {
+		t.Fatalf("Object = %+v, %v", obj, err)
+	}
+	sp, err := env.dir.ServicePrincipal(t.Context(), env.tenant, principal)
+	if err != nil || sp.ServicePrincipalType != ServicePrincipalTypeManagedIdentity || len(sp.AlternativeNames) != 1 {
+		t.Fatalf("ServicePrincipal = %+v, %v", sp, err)
+	}
+}
+
+// TestAdoptManagedIdentities: managed identities stored by an earlier
+// release apart from the directory become directory objects.
+func TestAdoptManagedIdentities(t *testing.T) {
+	env := newTestEnv(t)
+	const principal = "6a1b2c3d-0000-4000-8000-000000000002"
+	old := "/tenants/" + env.tenant + "/servicePrincipals/" + principal
+	body := `{"id":"` + principal + `","appId":"6a1b2c3d-0000-4000-8000-000000000003","displayName":"acct","servicePrincipalType":"ManagedIdentity","alternativeNames":["/x"]}`
+	if _, err := store.Put(t.Context(), env.st, store.Document{ID: old, Type: TypeServicePrincipal, Parent: "/tenants/" + env.tenant, Body: []byte(body)}, store.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a restart finds nothing left to do
+		if err := env.dir.AdoptManagedIdentities(t.Context(), env.tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if obj, err := env.dir.Object(t.Context(), env.tenant, principal); err != nil || obj.Type != ObjectTypeServicePrincipal {
+		t.Fatalf("Object = %+v, %v", obj, err)
+	}
+	if _, err := env.st.Get(t.Context(), old); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old document is still there: %v", err)
+	}
+	if _, err := env.dir.ServicePrincipal(t.Context(), env.tenant, env.sp.ID); err != nil {
+		t.Errorf("an application's service principal was disturbed: %v", err)
 	}
 }

@@ -63,6 +63,9 @@ func bootstrap(ctx context.Context, st store.Store, dir *identity.Directory, dat
 	if inst, err = ensureAdminServicePrincipal(ctx, st, dir, inst); err != nil {
 		return installation{}, fmt.Errorf("give the bootstrap admin its service principal: %w", err)
 	}
+	if err := dir.AdoptManagedIdentities(ctx, inst.TenantID); err != nil {
+		return installation{}, err
+	}
 	path := filepath.Join(dataDir, adminFile)
 	existing, err := readAdmin(path)
 	switch {

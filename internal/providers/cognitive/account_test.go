@@ -74,7 +74,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if id["type"] != "SystemAssigned" || id["tenantId"] != tenant || uuid.Validate(principal) != nil {
 		t.Fatalf("identity %v", id)
 	}
-	sp, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+principal)
+	sp, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/directoryObjects/"+principal)
 	if err != nil {
 		t.Fatalf("service principal of the system-assigned identity: %v", err)
 	}
@@ -280,7 +280,7 @@ func TestIdentity(t *testing.T) {
 	if principalOf(r) != "" {
 		t.Errorf("principal kept after removing the identity: %s", r.Body)
 	}
-	if _, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/servicePrincipals/"+first); err == nil {
+	if _, err := e.Store.Get(t.Context(), "/tenants/"+tenant+"/directoryObjects/"+first); err == nil {
 		t.Error("service principal kept after removing the identity")
 	}
 	r = e.put(http.StatusOK, acct("ident"), withIdentity(map[string]any{"type": "SystemAssigned"}))
@@ -302,7 +302,7 @@ func TestCleanup(t *testing.T) {
 	e := newEnv(t)
 	owned := func(r armtest.Response) []string {
 		principal := r.JSON(t)["identity"].(map[string]any)["principalId"].(string)
-		return []string{"/tenants/" + tenant + "/servicePrincipals/" + principal}
+		return []string{"/tenants/" + tenant + "/directoryObjects/" + principal}
 	}
 	body := account("owned-name", map[string]any{"allowProjectManagement": true})
 	body["identity"] = map[string]any{"type": "SystemAssigned"}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
+	directory "github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
@@ -32,12 +33,7 @@ const (
 	identitySystemUser = "SystemAssigned, UserAssigned"
 )
 
-const (
-	// TypeServicePrincipal is the store type of managed identities'
-	// service principals.
-	TypeServicePrincipal = "Microsoft.Graph/servicePrincipals"
-	typeUserAssigned     = "Microsoft.ManagedIdentity/userAssignedIdentities"
-)
+const typeUserAssigned = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 // identity is a resource's managed identity as stored and served.
 type identity struct {
@@ -54,24 +50,6 @@ type identity struct {
 type userAssigned struct {
 	PrincipalID string `json:"principalId,omitempty"`
 	ClientID    string `json:"clientId,omitempty"`
-}
-
-// ServicePrincipal is the directory entry of a system-assigned identity,
-// in Microsoft Graph's shape, stored at
-// /tenants/{tenantId}/servicePrincipals/{principalId} so role assignments
-// can name it. alternativeNames holds the resource it belongs to.
-type ServicePrincipal struct {
-	ID                   string   `json:"id"`
-	AppID                string   `json:"appId"`
-	DisplayName          string   `json:"displayName"`
-	ServicePrincipalType string   `json:"servicePrincipalType"`
-	AlternativeNames     []string `json:"alternativeNames"`
-}
-
-// ServicePrincipalID is where the service principal of a managed identity
-// is stored.
-func ServicePrincipalID(tenantID, principalID string) string {
-	return "/tenants/" + tenantID + "/servicePrincipals/" + principalID
 }
 
 // identityType normalizes an identity type: case-insensitive, spaces
@@ -234,17 +212,11 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 			return res, err
 		}
 		next.PrincipalID, next.TenantID = uuid.NewString(), tenant
-		body, err := json.Marshal(ServicePrincipal{
-			ID: next.PrincipalID, AppID: uuid.NewString(), DisplayName: w.New.Name,
-			ServicePrincipalType: "ManagedIdentity", AlternativeNames: []string{w.New.ID},
-		})
+		op, err := directory.ManagedIdentityOp(tenant, next.PrincipalID, w.New.Name, w.New.ID, p.srv.Now())
 		if err != nil {
 			return res, err
 		}
-		res.ops = append(res.ops, store.Op{
-			Put: &store.Document{ID: ServicePrincipalID(tenant, next.PrincipalID), Type: TypeServicePrincipal, Parent: "/tenants/" + tenant, Body: body},
-			If:  store.Precondition{IfNoneMatch: "*"},
-		})
+		res.ops = append(res.ops, op)
 	}
 	if oldSystem && !hasSystem(next.Type) {
 		op, err := p.deletePrincipalOp(ctx, old)
@@ -268,7 +240,7 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 // deletePrincipalOp deletes the service principal of a system-assigned
 // identity, conditionally on the version read; nil when it is gone already.
 func (p *provider) deletePrincipalOp(ctx context.Context, id identity) (*store.Op, error) {
-	spID := ServicePrincipalID(id.TenantID, id.PrincipalID)
+	spID := directory.ObjectDocID(id.TenantID, id.PrincipalID)
 	doc, err := p.store().Get(ctx, spID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil

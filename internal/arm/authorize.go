@@ -133,14 +133,16 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 	switch {
 	case req.perms.Allows(a):
 		return false, nil
-	case t.list && req.HTTP.Method == http.MethodGet && req.perms.HoldsBelow(a.Scope):
+	case t.list && req.HTTP.Method == http.MethodGet && (a.Scope == "/" || req.perms.HoldsBelow(a.Scope)):
+		// At the root every caller gets the list of what it may see,
+		// empty if nothing (GET /subscriptions, as Azure answers it).
 		return true, nil
 	}
 	return false, denied(req.Caller, a)
 }
 
-// mayRead reports whether the request's caller may read the resource id
-// of type typ (list filtering).
+// mayRead reports whether a filtered list shows the resource id of type
+// typ to the request's caller.
 func (s *Server) mayRead(req *Request, id, typ string) bool {
 	if req.perms == nil {
 		return true
@@ -149,7 +151,9 @@ func (s *Server) mayRead(req *Request, id, typ string) bool {
 	if k := s.kind(typ); k != nil {
 		op = k.spec.operationType()
 	}
-	return req.perms.Allows(Access{Action: op + "/read", Scope: id})
+	// A subscription or group holding something the caller may use is
+	// listed too, as Azure shows it.
+	return req.perms.Allows(Access{Action: op + "/read", Scope: id}) || req.perms.HoldsBelow(id)
 }
 
 // checkAccesses runs a kind's AccessChecker for a write or delete.

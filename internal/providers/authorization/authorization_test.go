@@ -99,6 +99,10 @@ func TestReaderReadsOnlyWhereAssigned(t *testing.T) {
 			t.Errorf("the refusal does not name the action and scope: %s", msg)
 		}
 		wantCode(t, e.Do(http.MethodGet, "/subscriptions/"+sub+"/resourcegroups"+rgAPI, nil), http.StatusForbidden, arm.CodeAuthorizationFailed)
+		// The tenant's subscriptions: none visible yet, as Azure answers.
+		if v := e.Must(http.StatusOK, http.MethodGet, "/subscriptions"+rgAPI, nil).JSON(t)["value"].([]any); len(v) != 0 {
+			t.Errorf("subscriptions before any role: %v", v)
+		}
 	})
 	if r := assign(e, rg("rg1"), "10000000-0000-0000-0000-000000000001", authz.RoleReader, reader); r.Status != http.StatusCreated {
 		t.Fatalf("assign Reader: %d %s", r.Status, r.Body)
@@ -108,6 +112,10 @@ func TestReaderReadsOnlyWhereAssigned(t *testing.T) {
 		wantCode(t, e.Do(http.MethodGet, rg("rg2")+rgAPI, nil), http.StatusForbidden, arm.CodeAuthorizationFailed)
 		wantCode(t, e.Do(http.MethodPut, rg("rg1")+rgAPI, map[string]string{"location": "eastus"}), http.StatusForbidden, arm.CodeAuthorizationFailed)
 		wantCode(t, e.Do(http.MethodDelete, rg("rg1")+rgAPI, nil), http.StatusForbidden, arm.CodeAuthorizationFailed)
+		// A role below the subscription makes it visible.
+		if v := e.Must(http.StatusOK, http.MethodGet, "/subscriptions"+rgAPI, nil).JSON(t)["value"].([]any); len(v) != 1 {
+			t.Errorf("subscriptions with Reader on a group: %v", v)
+		}
 		// The subscription's list shows what the reader may see.
 		list := e.Must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/resourcegroups"+rgAPI, nil).JSON(t)
 		if v := list["value"].([]any); len(v) != 1 || v[0].(map[string]any)["name"] != "rg1" {

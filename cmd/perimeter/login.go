@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,13 +117,9 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 		return err
 	}
 	s, err := c.findSubscription(cmd.Context(), sub)
-	var ae *armError
 	switch {
-	case o.allowNoSubscriptions && sub == "" &&
-		(errors.Is(err, errNoSubscriptions) || errors.As(err, &ae) && ae.Status == http.StatusForbidden):
-		// A tenant-level login, enough for the directory. (A server may
-		// refuse the subscription list outright to a principal with no
-		// role, where Azure answers an empty one.)
+	case o.allowNoSubscriptions && sub == "" && errors.Is(err, errNoSubscriptions):
+		// A tenant-level login, enough for the directory.
 	case err != nil:
 		return err
 	default:

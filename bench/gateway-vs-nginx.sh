@@ -72,6 +72,7 @@ MOCK_HTTPS=$(free_port)
 NGINX_PORT=$(free_port)
 "$WORK/benchmock" -http "127.0.0.1:$MOCK_HTTP" -https "127.0.0.1:$MOCK_HTTPS" \
 	-cert "$WORK/cert.pem" -key "$WORK/key.pem" 2>"$WORK/mock.log" &
+MOCK_PID=$!
 PIDS+=($!)
 
 cat >"$WORK/models.json" <<EOF
@@ -80,6 +81,7 @@ EOF
 "$WORK/perimeter" serve --data-dir "$WORK/data" --arm-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 \
 	--dns-addr 127.0.0.1:0 --egress-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
 	--trusted-proxies 127.0.0.1/32 --models "$WORK/models.json" --log-format text 2>"$WORK/perimeter.log" &
+PERIMETER_PID=$!
 PIDS+=($!)
 wait_for "[[ -s $WORK/data/ready.json ]]"
 READY=$WORK/data/ready.json
@@ -185,21 +187,44 @@ wrk.headers["X-Forwarded-For"] = "$ALLOWED"
 EOF
 	if (($1 > 0)); then echo "function delay() return $1 end"; fi
 }
-# run name conns delay-ms -> "rps p50 p99" (ms)
+# proxy_pids name: the processes doing a target's proxying (none for direct).
+proxy_pids() {
+	case $1 in
+	perimeter) echo "$PERIMETER_PID" ;;
+	nginx) local m; m=$(cat "$WORK/nginx/nginx.pid"); echo "$m" $(pgrep -P "$m") ;;
+	esac
+}
+# cpu_ticks pid...: user+system CPU time of the processes, in clock ticks.
+cpu_ticks() {
+	local p t=0
+	for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+# run name conns delay-ms -> "rps p50 p99 proxy-cpu-us/req mock-cpu-us/req"
+# CPU time per request is what each process spent (user + system) over the
+# run divided by the requests wrk completed: unlike req/s, it hardly depends
+# on what else shares the machine.
 run() {
 	lua "$3" >"$WORK/req.lua"
-	local out
+	local out pids pc0 mc0
+	pids=$(proxy_pids "$1")
+	# shellcheck disable=SC2086 # pids is a list
+	pc0=$(cpu_ticks $pids) mc0=$(cpu_ticks "$MOCK_PID")
 	out=$(unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$WORK/hosts" \
 		wrk -t "$THREADS" -c "$2" -d "$DURATION" --latency -s "$WORK/req.lua" "${URL[$1]}")
 	echo "$out" >"$WORK/wrk-$1-$2-$3.txt"
 	echo "--- $1 conns=$2 delay=${3}ms" >&2
 	echo "$out" >&2
 	if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then echo "wrk reported errors for $1" >&2; exit 1; fi
-	local rps p50 p99
+	local rps p50 p99 n pc mc hz
+	# shellcheck disable=SC2086 # pids is a list
+	pc=$(($(cpu_ticks $pids) - pc0)) mc=$(($(cpu_ticks "$MOCK_PID") - mc0)) hz=$(getconf CLK_TCK)
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 	p50=$(awk '$1=="50%" {print $2}' <<<"$out")
 	p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-	echo "$rps $(ms "$p50") $(ms "$p99")"
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	echo "$rps $(ms "$p50") $(ms "$p99") $(awk -v t="$pc" -v h="$hz" -v n="$n" 'BEGIN{printf "%.0f", t*1e6/h/n}') \
+		$(awk -v t="$mc" -v h="$hz" -v n="$n" 'BEGIN{printf "%.0f", t*1e6/h/n}')"
 }
 ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
@@ -221,18 +246,19 @@ for t in direct perimeter nginx; do HALF[$t]=$(run "$t" "$HALF_CONNS" "$DELAY");
 echo
 echo "date: $(date -u +%FT%TZ)  machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)  $(nginx -v 2>&1)  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "saturation: wrk -t$THREADS -c$CONNS -d$DURATION; half load: -c$HALF_CONNS with delay() ${DELAY} ms per connection (target ~$RATE req/s, half of Perimeter's saturation)"
-printf '| %-9s | %10s | %8s | %8s | %10s | %8s | %8s | %14s | %14s |\n' target "sat req/s" "p50 ms" "p99 ms" "half req/s" "p50 ms" "p99 ms" "half +p50 ms" "half +p99 ms"
-printf '|%s|\n' "---|---:|---:|---:|---:|---:|---:|---:|---:"
-read -r _ hd50 hd99 <<<"${HALF[direct]}"
+printf '| %-9s | %10s | %8s | %8s | %10s | %8s | %8s | %14s | %14s | %13s | %12s |\n' target "sat req/s" "p50 ms" "p99 ms" "half req/s" "p50 ms" "p99 ms" "half +p50 ms" "half +p99 ms" "proxy cpu µs" "mock cpu µs"
+printf '|%s|\n' "---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+read -r _ hd50 hd99 _ _ <<<"${HALF[direct]}"
 for t in direct perimeter nginx; do
-	read -r r50 s50 s99 <<<"${SAT[$t]}"
-	read -r h h50 h99 <<<"${HALF[$t]}"
-	printf '| %-9s | %10s | %8s | %8s | %10s | %8s | %8s | %14s | %14s |\n' "$t" "$r50" "$s50" "$s99" "$h" "$h50" "$h99" \
-		"$(awk -v a="$h50" -v b="$hd50" 'BEGIN{printf "%.3f", a-b}')" "$(awk -v a="$h99" -v b="$hd99" 'BEGIN{printf "%.3f", a-b}')"
+	read -r r50 s50 s99 pcpu mcpu <<<"${SAT[$t]}"
+	read -r h h50 h99 _ _ <<<"${HALF[$t]}"
+	printf '| %-9s | %10s | %8s | %8s | %10s | %8s | %8s | %14s | %14s | %13s | %12s |\n' "$t" "$r50" "$s50" "$s99" "$h" "$h50" "$h99" \
+		"$(awk -v a="$h50" -v b="$hd50" 'BEGIN{printf "%.3f", a-b}')" "$(awk -v a="$h99" -v b="$hd99" 'BEGIN{printf "%.3f", a-b}')" "$pcpu" "$mcpu"
 done
-read -r pr _ _ <<<"${SAT[perimeter]}"
-read -r nr _ _ <<<"${SAT[nginx]}"
-read -r _ _ ph99 <<<"${HALF[perimeter]}"
+echo "(cpu µs: user+system CPU per request in the saturation round, of the proxy's processes and of the mock)"
+read -r pr _ _ _ _ <<<"${SAT[perimeter]}"
+read -r nr _ _ _ _ <<<"${SAT[nginx]}"
+read -r _ _ ph99 _ _ <<<"${HALF[perimeter]}"
 awk -v p="$pr" -v n="$nr" -v a="$ph99" -v d="$hd99" 'BEGIN {
 	printf "perimeter/nginx throughput: %.2f (target >= 0.8: %s)\n", p/n, (p/n >= 0.8 ? "met" : "NOT met")
 	printf "perimeter p99 added at half load: %.3f ms (target < 2 ms: %s)\n", a-d, (a-d < 2 ? "met" : "NOT met")

@@ -157,7 +157,7 @@ func New(cfg Config) (*Gateway, error) {
 		if rht <= 0 {
 			rht = DefaultResponseHeaderTimeout
 		}
-		transport = newTransport(rht)
+		transport = newInlineTransport(newTransport(rht), rht)
 	}
 	g.proxy = g.newProxy(transport)
 	g.base, g.cancelBase = context.WithCancel(context.Background())

@@ -8,12 +8,25 @@ import (
 
 // TrustedServiceType reports whether managed identities of resources of
 // this type pass an account's firewall when its networkAcls.bypass is
-// AzureServices (the seeds name Azure AI services, Azure Machine Learning
-// and Azure AI Search).
+// AzureServices: those of Azure AI services, Azure Machine Learning and
+// Azure AI Search, as the seeds name them, and of the types nested in
+// theirs (a Foundry project, Microsoft.CognitiveServices/accounts/projects,
+// is part of the service). A user-assigned identity is a resource of its
+// own type (Microsoft.ManagedIdentity/userAssignedIdentities) that any
+// resource may carry, and is never a trusted service.
 func TrustedServiceType(resourceType string) bool {
-	switch strings.ToLower(resourceType) {
-	case "microsoft.cognitiveservices/accounts", "microsoft.machinelearningservices/workspaces", "microsoft.search/searchservices":
-		return true
+	for _, s := range [...]string{
+		"Microsoft.CognitiveServices/accounts",
+		"Microsoft.MachineLearningServices/workspaces",
+		"Microsoft.Search/searchServices",
+	} {
+		t := resourceType
+		if len(t) > len(s) && t[len(s)] == '/' {
+			t = t[:len(s)]
+		}
+		if strings.EqualFold(t, s) {
+			return true
+		}
 	}
 	return false
 }

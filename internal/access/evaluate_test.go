@@ -15,6 +15,9 @@ const (
 	other    = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/other"
 	trustedM = "11111111-0000-0000-0000-000000000001"
 	someApp  = "22222222-0000-0000-0000-000000000002"
+	project  = "44444444-0000-0000-0000-000000000004" // a Foundry project's identity
+	search   = "55555555-0000-0000-0000-000000000005" // an AI Search service's
+	userID   = "66666666-0000-0000-0000-000000000006" // a user-assigned identity
 )
 
 // build returns a snapshot with one account configured by edit.
@@ -26,6 +29,9 @@ func build(edit func(a *snapshot.Account)) *snapshot.Snapshot {
 	b.AddAccount(a)
 	b.AddIdentity(trustedM, "Microsoft.CognitiveServices/accounts")
 	b.AddIdentity(someApp, "Microsoft.Web/sites")
+	b.AddIdentity(project, "Microsoft.CognitiveServices/accounts/projects")
+	b.AddIdentity(search, "Microsoft.Search/searchServices")
+	b.AddIdentity(userID, "Microsoft.ManagedIdentity/userAssignedIdentities")
 	return b.Build()
 }
 
@@ -82,6 +88,10 @@ func TestEvaluate(t *testing.T) {
 		{"trusted service with bypass", bypass, withCaller(public("8.8.8.8"), trustedM), true, CodeAllowed, LayerTrustedService, "bypass: AzureServices"},
 		{"trusted service with bypass, public access disabled", closedBypass, withCaller(public("8.8.8.8"), trustedM), true, CodeAllowed, LayerTrustedService, ""},
 		{"trusted service without bypass", fw, withCaller(public("8.8.8.8"), trustedM), false, CodeFirewallDenied, LayerNetworkACLs, ""},
+		{"a project's identity with bypass", bypass, withCaller(public("8.8.8.8"), project), true, CodeAllowed, LayerTrustedService, "bypass: AzureServices"},
+		{"a search service's identity with bypass", bypass, withCaller(viaSubnet(other), search), true, CodeAllowed, LayerTrustedService, "bypass: AzureServices"},
+		{"a user-assigned identity with bypass", bypass, withCaller(public("8.8.8.8"), userID), false, CodeFirewallDenied, LayerNetworkACLs, ""},
+		{"a project's identity, public access disabled, no bypass", closed, withCaller(public("8.8.8.8"), project), false, CodePublicNetworkAccessDisabled, LayerPublicNetworkAccess, ""},
 		{"untrusted identity with bypass", bypass, withCaller(public("8.8.8.8"), someApp), false, CodeFirewallDenied, LayerNetworkACLs, ""},
 		{"unknown identity with bypass", bypass, withCaller(public("8.8.8.8"), "33333333-0000-0000-0000-000000000003"), false, CodeFirewallDenied, LayerNetworkACLs, ""},
 		{"invalid source address", fw, Facts{Host: host, Path: PathPublic}, false, CodeFirewallDenied, LayerNetworkACLs, ""},
@@ -121,4 +131,34 @@ func FuzzEvaluate(f *testing.F) {
 			t.Fatalf("allowed without a rule: %+v", d)
 		}
 	})
+}
+
+// TestTrustedServiceType: the managed identities of Azure AI services,
+// Azure Machine Learning and Azure AI Search resources, and of resources
+// nested in them, are trusted services; nothing else is.
+func TestTrustedServiceType(t *testing.T) {
+	tests := []struct {
+		typ     string
+		trusted bool
+	}{
+		{"Microsoft.CognitiveServices/accounts", true},
+		{"microsoft.cognitiveservices/ACCOUNTS", true},
+		{"Microsoft.CognitiveServices/accounts/projects", true},
+		{"Microsoft.MachineLearningServices/workspaces", true},
+		{"Microsoft.MachineLearningServices/workspaces/onlineEndpoints", true},
+		{"Microsoft.Search/searchServices", true},
+		{"Microsoft.ManagedIdentity/userAssignedIdentities", false},
+		{"Microsoft.Web/sites", false},
+		{"Microsoft.CognitiveServices/accountsX", false},
+		{"Microsoft.CognitiveServices/accounts/", true},
+		{"Microsoft.CognitiveServices", false},
+		{"Microsoft.MachineLearningServices/registries", false},
+		{"Microsoft.Search/searchServicesX/x", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := TrustedServiceType(tt.typ); got != tt.trusted {
+			t.Errorf("TrustedServiceType(%q) = %v, want %v", tt.typ, got, tt.trusted)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -36,6 +37,11 @@ type Access struct {
 	// (@Request[...] and @Resource[...]), such as
 	// "Microsoft.Authorization/roleAssignments:RoleDefinitionId".
 	RequestAttrs, ResourceAttrs map[string][]string
+	// Linked marks an access on another resource the request links to
+	// (a subnet an account's network rules join), which ARM checks after
+	// the request's own action: refused, it is 403
+	// LinkedAuthorizationFailed rather than AuthorizationFailed.
+	Linked bool
 }
 
 // AccessChecker is implemented by kinds whose writes and deletes need more
@@ -45,18 +51,56 @@ type Access struct {
 // on that subnet. Accesses returns every access the write (op "write",
 // after the kind's Preparer: new is final) or delete (op "delete", new
 // nil) needs, its own action included; all must be allowed.
+//
+// The request's own action is checked before the body is read, as ARM
+// checks it before it calls the provider, so a caller who may not write
+// learns nothing from validation errors; a kind whose own action cannot be
+// decided without the body also implements BodyAuthorizer.
 type AccessChecker interface {
 	Accesses(ctx context.Context, op string, req *Request, old, new *Resource) ([]Access, error)
 }
 
+// BodyAuthorizer is implemented by AccessCheckers whose write's or
+// delete's own action needs the body to be decided: a role assignment's
+// conditions read the role it names; a custom role's action applies at
+// the scopes it lists. Only Accesses decides for them.
+type BodyAuthorizer interface {
+	OwnAccessNeedsBody() bool
+}
+
+// defersOwnAccess reports whether the kind's writes and deletes have their
+// own action decided by Accesses alone.
+func defersOwnAccess(k Kind) bool {
+	b, ok := k.(BodyAuthorizer)
+	return ok && b.OwnAccessNeedsBody()
+}
+
 // Authorization failures, as ARM words them.
-const CodeAuthorizationFailed = "AuthorizationFailed"
+const (
+	CodeAuthorizationFailed       = "AuthorizationFailed"
+	CodeLinkedAuthorizationFailed = "LinkedAuthorizationFailed"
+)
 
 // denied is the 403 ARM answers when no role assignment allows an action.
 func denied(c Caller, a Access) *Error {
 	return Errorf(http.StatusForbidden, CodeAuthorizationFailed,
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		c.Name(), c.ObjectID, a.Action, a.Scope)
+}
+
+// linkedDenied is the 403 ARM answers when the request's own action is
+// allowed and an access on a resource it links to is not.
+func linkedDenied(c Caller, own Access, linked []Access) *Error {
+	var actions, scopes []string
+	for _, a := range linked {
+		if !slices.Contains(actions, a.Action) {
+			actions = append(actions, a.Action)
+		}
+		scopes = append(scopes, a.Scope)
+	}
+	return Errorf(http.StatusForbidden, CodeLinkedAuthorizationFailed,
+		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
+		c.Name(), c.ObjectID, own.Action, own.Scope, strings.Join(actions, ","), strings.Join(scopes, ","))
 }
 
 // operationType is the prefix of a type's Azure operation names.
@@ -126,7 +170,7 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 	if !needed {
 		return false, nil
 	}
-	if _, deferred := t.kind.kind.(AccessChecker); deferred && t.action == "" && !t.list &&
+	if defersOwnAccess(t.kind.kind) && t.action == "" && !t.list &&
 		(req.HTTP.Method == http.MethodPut || req.HTTP.Method == http.MethodPatch || req.HTTP.Method == http.MethodDelete) {
 		return false, nil // checkAccesses decides, with the body in hand
 	}
@@ -156,7 +200,9 @@ func (s *Server) mayRead(req *Request, id, typ string) bool {
 	return req.perms.Allows(Access{Action: op + "/read", Scope: id}) || req.perms.HoldsBelow(id)
 }
 
-// checkAccesses runs a kind's AccessChecker for a write or delete.
+// checkAccesses runs a kind's AccessChecker for a write or delete: its
+// own accesses first, in order, then every linked one, all refused linked
+// accesses named in one error as ARM names them.
 func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old, new *Resource) error {
 	ac, ok := s.kind(req.Spec.Type).kind.(AccessChecker)
 	if req.perms == nil || !ok {
@@ -166,12 +212,27 @@ func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old
 	if err != nil {
 		return err
 	}
-	for _, a := range all {
-		if !req.perms.Allows(a) {
+	var own *Access
+	var refused []Access
+	for i, a := range all {
+		switch {
+		case a.Linked:
+			if !req.perms.Allows(a) {
+				refused = append(refused, a)
+			}
+		case !req.perms.Allows(a):
 			return denied(req.Caller, a)
+		case own == nil:
+			own = &all[i]
 		}
 	}
-	return nil
+	if len(refused) == 0 {
+		return nil
+	}
+	if own == nil {
+		own = &Access{Action: req.Spec.operationType() + "/" + op, Scope: req.ID}
+	}
+	return linkedDenied(req.Caller, *own, refused)
 }
 
 // Finder is implemented by stored kinds whose resources may also be read

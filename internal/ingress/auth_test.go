@@ -183,3 +183,29 @@ func TestTrustedServiceBypass(t *testing.T) {
 		t.Errorf("key with token: %d", a.StatusCode)
 	}
 }
+
+// TestTrustedServiceStillNeedsARole: the bypass lets a trusted service's
+// identity past the firewall only; the data action is asked for as for
+// anyone, and refused without a role.
+func TestTrustedServiceStillNeedsARole(t *testing.T) {
+	tk := newTokens(t)
+	az := &denyAll{}
+	h := newHarness(t, func(c *Config) { c.Tokens = tk.issuer; c.Authorizer = az })
+	w := h.world
+	w.identities = []string{tk.app.ObjectID}
+	h.snaps.p.Store(w.build())
+	a := h.do(h.client(false), http.MethodPost, "https://"+host("bypass")+chatPath, chatBody,
+		"Authorization: Bearer "+tk.token(t, identity.AudienceCognitiveServices))
+	if a.StatusCode != http.StatusUnauthorized || a.errorCode() != "PermissionDenied" {
+		t.Fatalf("status %d %s", a.StatusCode, a.Body)
+	}
+	if len(az.asked) != 1 {
+		t.Errorf("the authorizer was asked %v", az.asked)
+	}
+	if h.up.count() != 0 {
+		t.Error("a refused request reached the upstream")
+	}
+	if r := h.log.find(t, a.ID); r.Layer != LayerAuthorization || r.PrincipalID != tk.app.ObjectID {
+		t.Errorf("record %+v", r)
+	}
+}

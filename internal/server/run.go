@@ -27,15 +27,10 @@ import (
 	"github.com/perimeterhq/perimeter/internal/atomicfile"
 
 	"github.com/perimeterhq/perimeter/internal/accesslog"
-	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/ingress"
 	"github.com/perimeterhq/perimeter/internal/models"
-	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
-	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
-	"github.com/perimeterhq/perimeter/internal/providers/network"
-	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/secrets"
 	"github.com/perimeterhq/perimeter/internal/store"
 	"github.com/perimeterhq/perimeter/internal/store/postgres"
@@ -166,29 +161,13 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("no snapshot after 10s; requests are refused until one compiles")
 	}
 
-	control := arm.NewServer(arm.Config{
-		Store: st, Authenticator: &bearerAuth{issuer: issuer, tenantID: inst.TenantID, baseURL: armURL}, Logger: log,
-		Authorizer: authorization.NewAuthorizer(freshPolicy(snapshots)),
-		// Most operations finish in milliseconds; answering them inline
-		// spares clients a poll that Retry-After would delay by a second.
-		InlineWait: 2 * time.Second,
+	control, controlHandler, err := newControlPlane(controlPlaneConfig{
+		Store: st, Directory: dir, Issuer: issuer, Snapshots: snapshots, Installation: inst,
+		Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
+		BaseURL: armURL, LogSink: logSink, Logger: log,
 	})
-	providers := [][]arm.Kind{
-		resources.Kinds(control, resources.PreviewFeatures),
-		network.Kinds(control),
-		diagnostics.Kinds(control, logSink),
-		authorization.Kinds(control, authorization.Config{
-			Principals: principalLookup(dir), TenantID: inst.TenantID,
-			Groups: func(id string) []string { return snapshots.Current().Policy().Groups(id) },
-		}),
-		cognitive.Kinds(control, cognitive.Config{
-			Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
-		}),
-	}
-	for _, kinds := range providers {
-		if err := control.Register(kinds...); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	// Account endpoints name the gateway's port, which may differ from the
 	// last run's.
@@ -199,10 +178,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	armSrv := &http.Server{
-		Handler: controlPlaneHandler(issuer, identity.NewGraph(identity.GraphConfig{
-			Directory: dir, Verifier: issuer, Logger: log,
-			Authorize: directoryAuthorizer(freshPolicy(snapshots), inst.SubscriptionID),
-		}), control), TLSConfig: tlsConfig.Clone(), ErrorLog: httpErrorLog(log, "control plane"),
+		Handler: controlHandler, TLSConfig: tlsConfig.Clone(), ErrorLog: httpErrorLog(log, "control plane"),
 		// Bodies are at most 4 MiB and every operation is answered at once
 		// (slow work runs as an operation), so a minute is generous.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,

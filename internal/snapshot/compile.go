@@ -107,6 +107,9 @@ func Compile(ctx context.Context, cfg SourceConfig) (*Snapshot, error) {
 	if err := addDeployments(ctx, cfg, b); err != nil {
 		return nil, err
 	}
+	if err := addProjectIdentities(ctx, cfg, b); err != nil {
+		return nil, err
+	}
 	if err := addPolicy(ctx, cfg, b); err != nil {
 		return nil, err
 	}
@@ -177,6 +180,34 @@ func addAccounts(ctx context.Context, cfg SourceConfig, b *Builder) error {
 		b.AddAccount(a)
 		if sa.Identity != nil && sa.Identity.PrincipalID != "" {
 			b.AddIdentity(sa.Identity.PrincipalID, cognitive.TypeAccounts)
+		}
+	}
+	return nil
+}
+
+// addProjectIdentities records the system-assigned identities of Foundry
+// projects: Microsoft.CognitiveServices resources too, whose identities
+// (the Agent Service's, for one) pass a firewall that admits trusted
+// services.
+func addProjectIdentities(ctx context.Context, cfg SourceConfig, b *Builder) error {
+	docs, err := list(ctx, cfg.Store, cognitive.TypeProjects)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		var p struct {
+			Identity *struct {
+				PrincipalID string `json:"principalId"`
+			} `json:"identity"`
+			Properties struct {
+				ProvisioningState string `json:"provisioningState"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(d.Body, &p); err != nil {
+			return fmt.Errorf("project %s: %w", d.ID, err)
+		}
+		if p.Identity != nil && p.Identity.PrincipalID != "" && p.Properties.ProvisioningState != "Deleting" {
+			b.AddIdentity(p.Identity.PrincipalID, cognitive.TypeProjects)
 		}
 	}
 	return nil

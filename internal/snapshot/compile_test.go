@@ -174,6 +174,36 @@ func TestAccountsKeepServingWhileUpdated(t *testing.T) {
 	}
 }
 
+// TestProjectIdentities: a Foundry project's system-assigned identity is
+// known as a Microsoft.CognitiveServices resource's (a trusted service),
+// for as long as the project has it.
+func TestProjectIdentities(t *testing.T) {
+	e := newEnv(t)
+	e.Must(http.StatusOK, http.MethodPatch, acctID+api, map[string]any{"properties": map[string]any{"allowProjectManagement": true}})
+	proj := acctID + "/projects/proj"
+	var p struct{ Identity struct{ PrincipalID string } }
+	_ = json.Unmarshal(e.Must(http.StatusCreated, http.MethodPut, proj+api, map[string]any{
+		"location": "eastus", "identity": map[string]any{"type": "SystemAssigned"}, "properties": map[string]any{},
+	}).Body, &p)
+	if p.Identity.PrincipalID == "" {
+		t.Fatal("the project has no identity")
+	}
+	identity := func() string {
+		snap, err := snapshot.Compile(t.Context(), e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap.ManagedIdentity(p.Identity.PrincipalID)
+	}
+	if got := identity(); got != cognitive.TypeProjects {
+		t.Fatalf("project identity is %q", got)
+	}
+	e.Must(http.StatusOK, http.MethodPatch, proj+api, map[string]any{"identity": map[string]any{"type": "None"}})
+	if got := identity(); got != "" {
+		t.Errorf("a removed identity is still known as %q", got)
+	}
+}
+
 // TestSubnetsWithTheSameRangeDecideNothing: two virtual networks may reuse
 // a range; an address in it does not say which subnet it came from.
 func TestSubnetsWithTheSameRangeDecideNothing(t *testing.T) {

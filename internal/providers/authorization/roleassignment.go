@@ -192,6 +192,12 @@ func roleGUIDOf(p assignmentProps) string {
 	return g
 }
 
+// OwnAccessNeedsBody: delegation conditions read the role the assignment
+// names.
+func (*roleAssignments) OwnAccessNeedsBody() bool { return true }
+
+var _ arm.BodyAuthorizer = (*roleAssignments)(nil)
+
 // Accesses: writing or deleting an assignment needs the Authorization
 // action at its scope, with the role it names for delegation conditions.
 func (k *roleAssignments) Accesses(_ context.Context, op string, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {

@@ -188,6 +188,11 @@ func (k *roleDefinitions) Prepare(ctx context.Context, w *arm.Write) error {
 	return nil
 }
 
+// OwnAccessNeedsBody: the action applies at the scopes the role lists.
+func (*roleDefinitions) OwnAccessNeedsBody() bool { return true }
+
+var _ arm.BodyAuthorizer = (*roleDefinitions)(nil)
+
 // Accesses: a custom role needs roleDefinitions/write (or delete) at each
 // of its assignable scopes, as Azure checks.
 func (k *roleDefinitions) Accesses(_ context.Context, op string, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {

@@ -200,6 +200,23 @@ func (a *accounts) Prepare(ctx context.Context, w *arm.Write) error {
 	return nil
 }
 
+var _ arm.AccessChecker = (*accounts)(nil)
+
+// Accesses: writing an account needs accounts/write and, as linked
+// accesses, joining each subnet its network rules newly name (see
+// subnetJoins); deleting one needs accounts/delete.
+func (a *accounts) Accesses(_ context.Context, op string, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
+	all := []arm.Access{{Action: TypeAccounts + "/" + op, Scope: req.ID}}
+	if op != "write" {
+		return all, nil
+	}
+	joins, err := subnetJoins(old, new)
+	if err != nil {
+		return nil, err
+	}
+	return append(all, joins...), nil
+}
+
 // Provision completes an account. Nothing here is slow — keys, identity
 // and reservation commit with the PUT — but accounts report
 // provisioningState through a long-running operation as Azure's do, so

@@ -57,14 +57,15 @@ func newBox(t *testing.T) *secrets.Box {
 	return b
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the harness; opts add to its options (an Authorizer).
+func newEnv(t *testing.T, opts ...armtest.Option) *env {
 	t.Helper()
 	e := &env{box: newBox(t), catalog: testCatalog(t)}
-	e.Env = armtest.New(t, armtest.Subscriptions(sub2),
+	e.Env = armtest.New(t, append([]armtest.Option{armtest.Subscriptions(sub2),
 		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
 			kinds := network.Kinds(srv)
 			return append(kinds, cognitive.Kinds(srv, cognitive.Config{Catalog: e.catalog, Secrets: e.box, GatewayPort: gatewayPort})...)
-		}))
+		})}, opts...)...)
 	e.Register("Microsoft.CognitiveServices")
 	e.Register("Microsoft.Network")
 	e.RegisterIn(sub2, "Microsoft.Network")

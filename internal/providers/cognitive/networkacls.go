@@ -2,6 +2,7 @@ package cognitive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -208,6 +209,46 @@ func (p *provider) checkVirtualNetworkRules(ctx context.Context, accountSub stri
 		return nil, nil, err
 	}
 	return out, refs, nil
+}
+
+// ActionJoinViaServiceEndpoint is what naming a subnet in an account's
+// virtual network rules takes on that subnet. Network Contributor holds it
+// (Microsoft.Network/*), Owner and Contributor through "*".
+const ActionJoinViaServiceEndpoint = network.TypeSubnets + "/joinViaServiceEndpoint/action"
+
+// subnetJoins are the linked accesses of an account's write: joining,
+// through its service endpoint, each subnet the virtual network rules of
+// new (as Prepare normalized them) name that old did not. Azure checks
+// every subnet a request names; here a rule already in place was joined
+// by whoever added it, so repeating it (a PUT of the whole account, a
+// PATCH of another setting) needs no right on the network, while a subnet
+// the account did not name — a new one, or one removed and named again —
+// does. Removing a rule needs none.
+func subnetJoins(old, new *arm.Resource) ([]arm.Access, error) {
+	var before, after accountProperties
+	if old != nil {
+		if err := json.Unmarshal(old.Properties, &before); err != nil {
+			return nil, fmt.Errorf("decode stored account %s: %w", old.ID, err)
+		}
+	}
+	if err := json.Unmarshal(new.Properties, &after); err != nil {
+		return nil, fmt.Errorf("decode account %s: %w", new.ID, err)
+	}
+	if after.NetworkACLs == nil {
+		return nil, nil
+	}
+	var had []virtualNetworkRule
+	if before.NetworkACLs != nil {
+		had = before.NetworkACLs.VirtualNetworkRules
+	}
+	var joins []arm.Access
+	for _, r := range after.NetworkACLs.VirtualNetworkRules {
+		if slices.ContainsFunc(had, func(h virtualNetworkRule) bool { return strings.EqualFold(h.ID, r.ID) }) {
+			continue
+		}
+		joins = append(joins, arm.Access{Action: ActionJoinViaServiceEndpoint, Scope: r.ID, Linked: true})
+	}
+	return joins, nil
 }
 
 // subnetID parses a subnet id and returns it with canonical type casing,

@@ -1,0 +1,197 @@
+package cognitive_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/arm/armtest"
+	"github.com/perimeterhq/perimeter/internal/authz"
+	"github.com/perimeterhq/perimeter/internal/providers/authorization"
+	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
+	"github.com/perimeterhq/perimeter/internal/store"
+)
+
+// newRBACEnv is newEnv with role assignments enforced: the harness
+// administrator owns both subscriptions; grant gives others roles.
+func newRBACEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnv(t, armtest.Authorizer(func(st store.Store) arm.Authorizer {
+		return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
+			assignments, err := authorization.Assignments(ctx, st)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range []string{sub, sub2} {
+				assignments = append(assignments, authz.Assignment{ID: "admin-" + s, Scope: "/subscriptions/" + s, RoleDefinitionID: authz.RoleOwner, PrincipalID: armtest.ObjectID})
+			}
+			return authz.Compile(authz.BuiltInRoles(), assignments, nil), nil
+		})
+	}))
+}
+
+// grant gives principal the role at scope.
+func (e *env) grant(scope, name, role, principal string) {
+	e.T.Helper()
+	ops, err := authorization.AssignOps(scope, name, role, principal, "User", time.Now())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if _, err := e.Store.Apply(e.T.Context(), ops...); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// as makes the requests of f as principal.
+func (e *env) as(principal string, f func()) {
+	e.Token = armtest.As(principal)
+	defer func() { e.Token = armtest.Token }()
+	f()
+}
+
+// done makes a write that must succeed with want and waits for its
+// operation, so the next write does not race it.
+func (e *env) done(want int, method, path string, body any) {
+	e.T.Helper()
+	r := e.Must(want, method, path+api, body)
+	if loc := r.Header.Get("Location"); loc != "" {
+		if final := e.WaitOperation(loc); final.Status != http.StatusOK {
+			e.T.Fatalf("operation of %s %s: %d %s", method, path, final.Status, final.Body)
+		}
+	}
+}
+
+func vnetRules(ids ...string) map[string]any {
+	rules := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		rules = append(rules, map[string]any{"id": id})
+	}
+	return map[string]any{"networkAcls": map[string]any{"defaultAction": "Deny", "virtualNetworkRules": rules}}
+}
+
+// storedRules are the subnet ids of an account's virtual network rules,
+// read as the administrator.
+func (e *env) storedRules(path string) []string {
+	e.T.Helper()
+	r := e.Must(http.StatusOK, http.MethodGet, path+api, nil)
+	var p struct {
+		Properties struct {
+			NetworkACLs struct {
+				VirtualNetworkRules []struct{ ID string }
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		e.T.Fatal(err)
+	}
+	var ids []string
+	for _, r := range p.Properties.NetworkACLs.VirtualNetworkRules {
+		ids = append(ids, strings.ToLower(r.ID))
+	}
+	return ids
+}
+
+// TestVirtualNetworkRulesNeedJoin: naming a subnet in an account's network
+// rules needs joinViaServiceEndpoint on it (403 LinkedAuthorizationFailed
+// otherwise, the account unchanged); rules already in place do not need it
+// again; without accounts/write the answer is AuthorizationFailed before
+// anything in the body is looked at.
+func TestVirtualNetworkRulesNeedJoin(t *testing.T) {
+	e := newRBACEnv(t)
+	const (
+		dev      = "00000000-0000-0000-0000-0000000000d1" // Cognitive Services Contributor on the account
+		netAdmin = "00000000-0000-0000-0000-0000000000d2" // Contributor on the subscription
+		outsider = "00000000-0000-0000-0000-0000000000d3"
+	)
+	a := e.subnet(sub, "joined", "a", true)  // dev gets Network Contributor on this network
+	b := e.subnet(sub, "joined", "b", true)  //
+	w := e.subnet(sub, "foreign", "w", true) // dev has no right on this one
+	x := e.subnet(sub, "foreign", "x", true) //
+	y := e.subnet(sub2, "remote", "y", true) // another subscription
+	e.RegisterIn(sub2, "Microsoft.CognitiveServices")
+	e.put(http.StatusCreated, acct("jn"), account("jn-test", nil))
+	e.grant(acct("jn"), "10000000-0000-0000-0000-000000000001", authz.RoleCognitiveServicesContributor, dev)
+	e.grant("/subscriptions/"+sub, "10000000-0000-0000-0000-000000000002", authz.RoleContributor, netAdmin)
+
+	patch := func(body map[string]any) armtest.Response {
+		return e.Do(http.MethodPatch, acct("jn")+api, map[string]any{"properties": body})
+	}
+	linkedRefusal := func(r armtest.Response, subnets ...string) {
+		t.Helper()
+		if r.Status != http.StatusForbidden || r.ErrCode(t) != arm.CodeLinkedAuthorizationFailed {
+			t.Fatalf("got %d %s, want 403 LinkedAuthorizationFailed", r.Status, r.Body)
+		}
+		msg := r.ARMError(t).Message
+		if !strings.Contains(msg, "'"+cognitive.ActionJoinViaServiceEndpoint+"'") || !strings.Contains(msg, "'Microsoft.CognitiveServices/accounts/write'") {
+			t.Errorf("the refusal does not name the actions: %s", msg)
+		}
+		for _, s := range subnets {
+			if !strings.Contains(msg, s) {
+				t.Errorf("the refusal does not name %s: %s", s, msg)
+			}
+		}
+	}
+
+	e.as(dev, func() {
+		linkedRefusal(patch(vnetRules(a)), a)
+		// Every refused subnet is named in one refusal.
+		linkedRefusal(patch(vnetRules(a, w)), a, w)
+	})
+	if got := e.storedRules(acct("jn")); len(got) != 0 {
+		t.Fatalf("a refused write changed the account: %v", got)
+	}
+
+	// Network Contributor on the network holds the join.
+	e.grant(strings.TrimSuffix(a, "/subnets/a"), "10000000-0000-0000-0000-000000000003", authz.RoleNetworkContributor, dev)
+	e.as(dev, func() {
+		e.done(http.StatusOK, http.MethodPatch, acct("jn"), map[string]any{"properties": vnetRules(a, b)})
+		linkedRefusal(patch(vnetRules(a, b, w)), w)
+	})
+
+	// Contributor's "*" holds it anywhere in the subscription, not in another.
+	e.as(netAdmin, func() {
+		e.done(http.StatusOK, http.MethodPatch, acct("jn"), map[string]any{"properties": vnetRules(a, w)})
+		linkedRefusal(patch(vnetRules(a, w, y)), y)
+	})
+
+	e.as(dev, func() {
+		// Rules in place need no join again: another setting, or the
+		// whole account sent back as read.
+		e.done(http.StatusOK, http.MethodPatch, acct("jn"), map[string]any{"properties": map[string]any{"networkAcls": map[string]any{"ipRules": []any{map[string]any{"value": "203.0.113.0/24"}}}}})
+		e.done(http.StatusOK, http.MethodPut, acct("jn"), account("jn-test", vnetRules(a, w)))
+		// Nor does removing one; naming it again does.
+		e.done(http.StatusOK, http.MethodPatch, acct("jn"), map[string]any{"properties": vnetRules(a)})
+		linkedRefusal(patch(vnetRules(a, w)), w)
+		// A new account is no different.
+		r := e.Do(http.MethodPut, acct("jn2")+api, account("jn2-test", vnetRules(x)))
+		if r.Status != http.StatusForbidden || r.ErrCode(t) != arm.CodeAuthorizationFailed {
+			t.Fatalf("create outside the account's scope: %d %s", r.Status, r.Body)
+		}
+	})
+	if got := e.storedRules(acct("jn")); len(got) != 1 || got[0] != strings.ToLower(a) {
+		t.Errorf("stored rules %v, want only %s", got, a)
+	}
+
+	// Without accounts/write the request is refused for that, before the
+	// body is validated: an outsider learns nothing about subnets.
+	e.as(outsider, func() {
+		r := patch(vnetRules(subnetPath(sub, "joined", "missing")))
+		if r.Status != http.StatusForbidden || r.ErrCode(t) != arm.CodeAuthorizationFailed || !strings.Contains(r.ARMError(t).Message, "Microsoft.CognitiveServices/accounts/write") {
+			t.Fatalf("outsider: %d %s", r.Status, r.Body)
+		}
+	})
+	e.as(netAdmin, func() {
+		e.done(http.StatusCreated, http.MethodPut, acct("jn3"), account("jn3-test", vnetRules(x)))
+	})
+	// Deleting needs accounts/delete only.
+	e.as(dev, func() {
+		if r := e.Do(http.MethodDelete, acct("jn3")+api, nil); r.Status != http.StatusForbidden || r.ErrCode(t) != arm.CodeAuthorizationFailed {
+			t.Errorf("delete outside the account's scope: %d %s", r.Status, r.Body)
+		}
+	})
+	e.as(netAdmin, func() { e.del(acct("jn3")) })
+}

@@ -177,3 +177,23 @@ func (d *Directory) verifyWorkloadBinding(ctx context.Context, header string) (W
 	}
 	return b.Public(), nil
 }
+
+// ManagedIdentityDeletionOps returns the ops that delete a managed
+// identity's service principal with everything that names it in the
+// directory: its group memberships and its workload bindings. Each is
+// conditional on the version read, for the resource provider to commit
+// with the resource's delete; none when the principal is gone already.
+func ManagedIdentityDeletionOps(ctx context.Context, st store.Store, tenantID, principalID string) ([]store.Op, error) {
+	bindings, err := DeleteWorkloadBindingsOps(ctx, st, tenantID, principalID)
+	if err != nil {
+		return nil, err
+	}
+	_, ops, err := NewDirectory(st).objectDeletion(ctx, tenantID, principalID, TypeServicePrincipal)
+	if errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrTenantNotFound) {
+		return bindings, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(ops, bindings...), nil
+}

@@ -251,22 +251,7 @@ func (p *provider) deletePrincipalOp(ctx context.Context, id identity) (*store.O
 	return &store.Op{Delete: spID, If: store.Precondition{IfMatch: doc.ETag}}, nil
 }
 
-// subscriptionTenant is the tenant a managed identity belongs to: its
-// subscription's tenant, as in Azure (the caller's tenant when the
-// subscription does not say).
+// subscriptionTenant is the tenant a managed identity belongs to.
 func (p *provider) subscriptionTenant(ctx context.Context, w *arm.Write) (string, error) {
-	doc, err := p.store().Get(ctx, "/subscriptions/"+w.SubscriptionID())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("read subscription: %w", err)
-	}
-	if err == nil {
-		var s resources.Subscription
-		if json.Unmarshal(doc.Body, &s) == nil && s.TenantID != "" {
-			return s.TenantID, nil
-		}
-	}
-	if w.Caller.TenantID == "" {
-		return "", errors.New("cognitive: neither the subscription nor the caller names a tenant for the managed identity")
-	}
-	return w.Caller.TenantID, nil
+	return resources.ManagedIdentityTenant(ctx, p.store(), w.SubscriptionID(), w.Caller)
 }

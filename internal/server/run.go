@@ -34,6 +34,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
+	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/secrets"
@@ -181,6 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Principals: principalLookup(dir), TenantID: inst.TenantID,
 			Groups: func(id string) []string { return snapshots.Current().Policy().Groups(id) },
 		}),
+		managedidentity.Kinds(control),
 		cognitive.Kinds(control, cognitive.Config{
 			Catalog: catalog, Secrets: box, BaseDomain: cfg.BaseDomain, GatewayPort: gwLn.Addr().(*net.TCPAddr).Port,
 		}),

@@ -252,13 +252,11 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 		res.ops = append(res.ops, op)
 	}
 	if oldSystem && !hasSystem(next.Type) {
-		op, err := p.deletePrincipalOp(ctx, old)
+		ops, err := p.principalDeletionOps(ctx, old)
 		if err != nil {
 			return res, err
 		}
-		if op != nil {
-			res.ops = append(res.ops, *op)
-		}
+		res.ops = append(res.ops, ops...)
 	}
 	if show {
 		b, err := json.Marshal(next)
@@ -270,21 +268,30 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 	return res, nil
 }
 
-// deletePrincipalOp deletes the service principal of a system-assigned
-// identity, conditionally on the version read; nil when it is gone already.
-func (p *provider) deletePrincipalOp(ctx context.Context, id identity) (*store.Op, error) {
-	spID := directory.ObjectDocID(id.TenantID, id.PrincipalID)
-	doc, err := p.store().Get(ctx, spID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read service principal %s: %w", spID, err)
-	}
-	return &store.Op{Delete: spID, If: store.Precondition{IfMatch: doc.ETag}}, nil
+// principalDeletionOps delete the service principal of a system-assigned
+// identity with its group memberships and workload bindings, each
+// conditional on the version read; none when it is gone already.
+func (p *provider) principalDeletionOps(ctx context.Context, id identity) ([]store.Op, error) {
+	return directory.ManagedIdentityDeletionOps(ctx, p.store(), id.TenantID, id.PrincipalID)
 }
 
 // subscriptionTenant is the tenant a managed identity belongs to.
 func (p *provider) subscriptionTenant(ctx context.Context, w *arm.Write) (string, error) {
 	return resources.ManagedIdentityTenant(ctx, p.store(), w.SubscriptionID(), w.Caller)
+}
+
+// CodeNoSystemAssignedIdentity refuses a workload binding of an account
+// without a system-assigned identity.
+const CodeNoSystemAssignedIdentity = "SystemAssignedIdentityRequired"
+
+// workloadBinding answers the workload binding actions on an account: they
+// bind its system-assigned identity (see package managedidentity).
+func (a *accounts) workloadBinding(ctx context.Context, act *arm.Action) (*arm.Result, error) {
+	var id identity
+	_ = json.Unmarshal(act.Resource.Identity, &id) // stored by Prepare; absent means none
+	if !hasSystem(id.Type) || id.PrincipalID == "" {
+		return nil, arm.BadRequest(CodeNoSystemAssignedIdentity,
+			"The account '%s' has no system-assigned identity to bind to a workload. Set identity.type to 'SystemAssigned' first, or bind a user-assigned identity instead.", act.Resource.Name)
+	}
+	return managedidentity.BindingAction(ctx, a.srv, act, id.TenantID, id.PrincipalID)
 }

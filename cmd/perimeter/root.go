@@ -23,6 +23,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
 		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand(),
-		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand())
+		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand(),
+		newIdentityCommand())
 	return root
 }

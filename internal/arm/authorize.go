@@ -136,6 +136,8 @@ func (s *Server) accessFor(method string, t target) (Access, bool) {
 		// at the subscription.
 		ns := t.elems[len(t.elems)-1].Name
 		return Access{Action: ns + "/" + t.action + "/action", Scope: orSlash(FormatID(t.elems[:len(t.elems)-1]))}, true
+	case t.action != "" && spec.ActionOperations[t.action] != "":
+		return Access{Action: spec.ActionOperations[t.action], Scope: id}, true
 	case t.action != "":
 		return Access{Action: typ + "/" + t.action + "/action", Scope: id}, true
 	}

@@ -111,6 +111,12 @@ type Spec struct {
 	// for subscription-level actions such as
 	// .../providers/Microsoft.CognitiveServices/checkDomainAvailability.
 	Actions []string
+	// ActionOperations maps an action of Actions to the Azure operation
+	// RBAC checks for it, when that is not "{Operation}/{action}/action":
+	// creating a managed identity's workload binding is allowed by
+	// "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", the
+	// permission Azure asks of whoever hands an identity to a workload.
+	ActionOperations map[string]string
 	// InUseCode is the error code of a delete refused because other
 	// resources reference this one. Empty means "InUseCannotBeDeleted".
 	InUseCode string

@@ -152,5 +152,5 @@ func nextLink(r *http.Request, lastID string) string {
 	q := r.URL.Query()
 	q.Set("$skipToken", base64.RawURLEncoding.EncodeToString([]byte(lastID)))
 	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
-	return baseURL(r) + u.RequestURI()
+	return BaseURL(r) + u.RequestURI()
 }

@@ -89,15 +89,16 @@ func (o *Operation) resultURL() string {
 
 // advertise sets the headers that tell a client how to follow an operation.
 func (s *Server) advertise(w http.ResponseWriter, req *Request, op *Operation) {
-	base := baseURL(req.HTTP)
+	base := BaseURL(req.HTTP)
 	q := "?api-version=" + url.QueryEscape(req.APIVersion)
 	w.Header().Set("Azure-AsyncOperation", base+op.ID+q)
 	w.Header().Set("Location", base+op.resultURL()+q)
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter/time.Second))))
 }
 
-// baseURL is the scheme and host the client used.
-func baseURL(r *http.Request) string {
+// BaseURL is the scheme and host the client used, for URLs that point
+// back at the listener (nextLink, operation URLs, endpoints).
+func BaseURL(r *http.Request) string {
 	scheme := "https"
 	if r.TLS == nil {
 		scheme = "http"
@@ -298,7 +299,7 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request, t target
 	}
 	switch op.Status {
 	case OpInProgress:
-		w.Header().Set("Location", baseURL(r)+r.URL.RequestURI())
+		w.Header().Set("Location", BaseURL(r)+r.URL.RequestURI())
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter/time.Second))))
 		w.WriteHeader(http.StatusAccepted)
 		return nil

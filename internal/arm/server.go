@@ -163,6 +163,11 @@ func (s *Server) Register(kinds ...Kind) error {
 				return fmt.Errorf("arm: type %s declares actions but has no Actioner", spec.Type)
 			}
 		}
+		for a := range spec.ActionOperations {
+			if !slices.Contains(spec.Actions, a) {
+				return fmt.Errorf("arm: type %s maps the operation of action %q, which it does not declare", spec.Type, a)
+			}
+		}
 		if spec.AsyncProvisioning {
 			if _, ok := k.(Provisioner); !ok {
 				return fmt.Errorf("arm: type %s is async but has no Provisioner", spec.Type)

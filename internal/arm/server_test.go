@@ -580,3 +580,23 @@ func TestInlineCompletion(t *testing.T) {
 	}
 	e.Must(http.StatusNotFound, http.MethodGet, rgPath("g")+rgAPI, nil)
 }
+
+// mappedAction declares an operation for an action it does not have.
+type mappedAction struct{ widgets }
+
+func (mappedAction) Spec() arm.Spec {
+	sp := widgets{}.Spec()
+	sp.Type = "Microsoft.Test/mapped"
+	sp.ActionOperations = map[string]string{"pong": "Microsoft.Test/mapped/assign/action"}
+	return sp
+}
+
+// TestActionOperationsNameDeclaredActions: mapping the operation of an
+// action the type does not declare is a wiring mistake, caught at start.
+func TestActionOperationsNameDeclaredActions(t *testing.T) {
+	srv := arm.NewServer(arm.Config{})
+	err := srv.Register(mappedAction{})
+	if err == nil || !strings.Contains(err.Error(), `"pong"`) {
+		t.Errorf("Register = %v, want a refusal naming the undeclared action", err)
+	}
+}

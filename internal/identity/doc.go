@@ -23,6 +23,11 @@
 //     JWKS, instance and user realm discovery) and Verify, which turns a
 //     bearer token into a Principal (an application's service principal, or
 //     a user) or a refusal with a reason that is safe to show the caller.
+//   - Workload bindings (workload.go, msi.go): a managed identity's
+//     service principal is written by the resource provider that owns the
+//     identity; a binding lets a workload get its tokens at /msi/token with
+//     the App Service protocol (IDENTITY_ENDPOINT, IDENTITY_HEADER), the
+//     header being a secret stored hashed and bound to that one identity.
 //   - Graph: the directory over HTTP in Microsoft Graph v1.0 paths and
 //     shapes (/v1.0/applications, servicePrincipals, users, groups and
 //     their members, directoryObjects), for tokens of the audience

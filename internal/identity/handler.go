@@ -30,6 +30,7 @@ func (i *Issuer) routes() *http.ServeMux {
 	mux.HandleFunc("GET /common/discovery/instance", i.serve(i.serveInstanceDiscovery))
 	mux.HandleFunc("GET /common/UserRealm/{username}", i.serve(i.serveUserRealm))
 	mux.HandleFunc("GET /common/userrealm/{username}", i.serve(i.serveUserRealm))
+	mux.HandleFunc(ManagedIdentityTokenPath, i.serve(i.serveManagedIdentityToken))
 	return mux
 }
 
@@ -44,6 +45,7 @@ func (i *Issuer) routes() *http.ServeMux {
 //	GET  /common/discovery/keys, /common/discovery/v2.0/keys
 //	GET  /common/discovery/instance
 //	GET  /common/UserRealm/{username}      (MSAL asks it before a password grant)
+//	GET  /msi/token                        (managed identity tokens for workloads, msi.go)
 //
 // Other paths get a 404. Mount it where the control-plane router sends the
 // requests for which Serves reports true.

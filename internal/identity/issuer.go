@@ -126,6 +126,9 @@ type tokenClaims struct {
 	UniqueName string `json:"unique_name,omitempty"`
 	Name       string `json:"name,omitempty"`
 	Scope      string `json:"scp,omitempty"`
+	// ManagedIdentityResourceID is, in a managed identity's tokens, the
+	// resource the identity belongs to (Entra's "xms_mirid").
+	ManagedIdentityResourceID string `json:"xms_mirid,omitempty"`
 }
 
 func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -177,6 +180,33 @@ func (i *Issuer) IssueAppToken(app Application, audience string) (AccessToken, e
 		ObjectID:           oid,
 		Subject:            oid,
 		TenantID:           app.TenantID,
+	})
+}
+
+// azpacrManagedIdentity is the "azpacr" of managed identity tokens: the
+// identity authenticated with a credential Entra holds for it, as with a
+// certificate.
+const azpacrManagedIdentity = "2"
+
+// IssueManagedIdentityToken signs an app-only access token for a managed
+// identity's service principal sp (which must carry its TenantID): "oid"
+// is the identity's principal id and "appid" its client id, as in Entra.
+// resourceID is the resource the identity belongs to. The managed identity
+// endpoint uses it after authenticating a workload binding.
+func (i *Issuer) IssueManagedIdentityToken(sp ServicePrincipal, resourceID, audience string) (AccessToken, error) {
+	if sp.TenantID == "" || sp.ID == "" || sp.AppID == "" || resourceID == "" || audience == "" {
+		return AccessToken{}, errors.New("identity: IssueManagedIdentityToken needs a service principal with tenant, object and client ids, a resource id and an audience")
+	}
+	return i.sign(&tokenClaims{
+		Audience:                  audience,
+		AppID:                     sp.AppID,
+		AuthorizedParty:           sp.AppID,
+		AuthorizedPartyACR:        azpacrManagedIdentity,
+		IdentityType:              identityTypeApp,
+		ObjectID:                  sp.ID,
+		Subject:                   sp.ID,
+		TenantID:                  sp.TenantID,
+		ManagedIdentityResourceID: resourceID,
 	})
 }
 

@@ -197,8 +197,15 @@ func decodeServicePrincipal(tenantID string, doc store.Document) (ServicePrincip
 // the resource provider to commit with the resource. It is a directory
 // object like any other, so role assignments can name it.
 func ManagedIdentityOp(tenantID, principalID, displayName, resourceID string, now time.Time) (store.Op, error) {
+	return ManagedIdentityClientOp(tenantID, principalID, newGUID(), displayName, resourceID, now)
+}
+
+// ManagedIdentityClientOp is ManagedIdentityOp with the identity's client
+// id (its appId) chosen by the caller, for identities that show it, such
+// as user-assigned identities (properties.clientId).
+func ManagedIdentityClientOp(tenantID, principalID, clientID, displayName, resourceID string, now time.Time) (store.Op, error) {
 	sp := ServicePrincipal{
-		ID: principalID, AppID: newGUID(), DisplayName: displayName, ServicePrincipalType: ServicePrincipalTypeManagedIdentity,
+		ID: principalID, AppID: clientID, DisplayName: displayName, ServicePrincipalType: ServicePrincipalTypeManagedIdentity,
 		AccountEnabled: true, CreatedDateTime: now.UTC(), AlternativeNames: []string{resourceID},
 	}
 	return putObject(tenantID, principalID, TypeServicePrincipal, sp, store.Precondition{IfNoneMatch: "*"})

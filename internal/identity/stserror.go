@@ -18,6 +18,8 @@ type stsError struct {
 	// basic asks for a WWW-Authenticate challenge (RFC 6749 §5.2: a
 	// failed HTTP Basic client authentication answers one).
 	basic bool
+	// allow is the Allow header of a 405; "" means POST.
+	allow string
 }
 
 func (e *stsError) Error() string { return fmt.Sprintf("%s: %s", e.code, e.msg) }
@@ -92,7 +94,11 @@ func (i *Issuer) writeError(w http.ResponseWriter, r *http.Request, se *stsError
 		w.Header().Set("WWW-Authenticate", `Basic realm="perimeter"`)
 	}
 	if se.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
+		allow := se.allow
+		if allow == "" {
+			allow = http.MethodPost
+		}
+		w.Header().Set("Allow", allow)
 	}
 	w.Header().Set("x-ms-request-id", traceID)
 	writeJSON(w, se.status, errorBody{

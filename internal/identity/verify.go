@@ -88,8 +88,11 @@ type Principal struct {
 	Audience string
 	Type     PrincipalType
 	// UPN is a user's userPrincipalName; "" for applications.
-	UPN       string
-	ExpiresAt time.Time
+	UPN string
+	// ManagedIdentityResourceID is, for a managed identity, the resource
+	// it belongs to; "" for other principals.
+	ManagedIdentityResourceID string
+	ExpiresAt                 time.Time
 }
 
 // errUnknownKey marks a kid that is not ours, to tell it from a bad
@@ -165,7 +168,7 @@ func (i *Issuer) VerifyContext(ctx context.Context, token string, audiences ...s
 		}
 		typ = PrincipalTypeApp
 	case identityTypeUser:
-		if claims.UPN == "" || claims.Scope != scopeUserImpersonation {
+		if claims.UPN == "" || claims.Scope != scopeUserImpersonation || claims.ManagedIdentityResourceID != "" {
 			return nil, refuse(reasonClaims, errors.New("user token without upn or scp"))
 		}
 		typ = PrincipalTypeUser
@@ -186,6 +189,8 @@ func (i *Issuer) VerifyContext(ctx context.Context, token string, audiences ...s
 		Type:      typ,
 		UPN:       claims.UPN,
 		ExpiresAt: claims.ExpiresAt.UTC(),
+
+		ManagedIdentityResourceID: claims.ManagedIdentityResourceID,
 	}, nil
 }
 

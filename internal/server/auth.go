@@ -52,8 +52,11 @@ func (a *bearerAuth) Authenticate(r *http.Request) (arm.Caller, error) {
 		return arm.Caller{}, a.refuse(code, fmt.Sprintf("The access token is invalid: %s. Get a new token for the scope https://management.azure.com/.default.", reason), reason)
 	}
 	typ := "Application"
-	if p.Type == "user" {
+	switch {
+	case p.Type == identity.PrincipalTypeUser:
 		typ = "User"
+	case p.ManagedIdentityResourceID != "":
+		typ = "ManagedIdentity"
 	}
 	return arm.Caller{TenantID: p.TenantID, ObjectID: p.ObjectID, AppID: p.AppID, Type: typ}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
 	"github.com/perimeterhq/perimeter/internal/providers/diagnostics"
+	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/secrets"
@@ -61,6 +62,7 @@ func newControlPlane(c controlPlaneConfig) (*arm.Server, http.Handler, error) {
 			Principals: principalLookup(c.Directory), TenantID: c.Installation.TenantID,
 			Groups: func(id string) []string { return c.Snapshots.Current().Policy().Groups(id) },
 		}),
+		managedidentity.Kinds(control),
 		cognitive.Kinds(control, cognitive.Config{
 			Catalog: c.Catalog, Secrets: c.Secrets, BaseDomain: c.BaseDomain, GatewayPort: c.GatewayPort,
 		}),

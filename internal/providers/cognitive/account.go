@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -94,7 +95,10 @@ func (*accounts) Spec() arm.Spec {
 		Type: TypeAccounts, APIVersions: accountAPIVersions(), ParentType: arm.TypeResourceGroup,
 		ListUnder: []string{arm.TypeSubscription}, Location: arm.LocationRequired, Tracked: true,
 		Name: nameRule(), BodyETag: true, AsyncProvisioning: true, AsyncDelete: true,
-		Actions: []string{"listKeys", "regenerateKey"},
+		Actions: append([]string{"listKeys", "regenerateKey"}, managedidentity.BindingActions()...),
+		// Binding the account's system-assigned identity to a workload
+		// lets the workload act as the account: the account's write.
+		ActionOperations: managedidentity.BindingOperations(TypeAccounts+"/write", TypeAccounts+"/read"),
 	}
 }
 
@@ -200,23 +204,6 @@ func (a *accounts) Prepare(ctx context.Context, w *arm.Write) error {
 	return nil
 }
 
-var _ arm.AccessChecker = (*accounts)(nil)
-
-// Accesses: writing an account needs accounts/write and, as linked
-// accesses, joining each subnet its network rules newly name (see
-// subnetJoins); deleting one needs accounts/delete.
-func (a *accounts) Accesses(_ context.Context, op string, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
-	all := []arm.Access{{Action: TypeAccounts + "/" + op, Scope: req.ID}}
-	if op != "write" {
-		return all, nil
-	}
-	joins, err := subnetJoins(old, new)
-	if err != nil {
-		return nil, err
-	}
-	return append(all, joins...), nil
-}
-
 // Provision completes an account. Nothing here is slow — keys, identity
 // and reservation commit with the PUT — but accounts report
 // provisioningState through a long-running operation as Azure's do, so
@@ -226,10 +213,13 @@ func (*accounts) Provision(context.Context, *arm.Resource) (json.RawMessage, err
 }
 
 func (a *accounts) Action(ctx context.Context, act *arm.Action) (*arm.Result, error) {
-	if act.Name == "regenerateKey" {
+	switch act.Name {
+	case "regenerateKey":
 		return a.regenerateKey(ctx, act)
+	case "listKeys":
+		return a.listKeys(ctx, act)
 	}
-	return a.listKeys(ctx, act)
+	return a.workloadBinding(ctx, act)
 }
 
 // checkKind validates an account's kind. Kinds do not change, except the

@@ -203,6 +203,7 @@ func TestAccountValidation(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	e := newEnv(t)
 	ua := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	uaProps := props(t, e.Must(http.StatusCreated, http.MethodPut, ua+msiAPI, map[string]any{"location": "eastus"}))
 	withIdentity := func(id any) map[string]any {
 		b := account("ident", nil)
 		b["identity"] = id
@@ -244,6 +245,8 @@ func TestIdentity(t *testing.T) {
 		{"user-assigned with SystemAssigned only", map[string]any{"type": "SystemAssigned", "userAssignedIdentities": map[string]any{ua: map[string]any{}}},
 			refusal{code: "UserAssignedIdentitiesNotAllowed", target: "identity.userAssignedIdentities", mention: "Change the type"}},
 		{"identity of the wrong type", "SystemAssigned", refusal{code: "InvalidRequestContent", target: "identity", mention: "object"}},
+		{"user-assigned identity that does not exist", map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{ua + "x": map[string]any{}}},
+			refusal{code: "InvalidUserAssignedIdentityId", target: "identity.userAssignedIdentities", mention: "perimeter identity create --name id1x --resource-group rg"}},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,8 +269,8 @@ func TestIdentity(t *testing.T) {
 	if principalOf(r) != first {
 		t.Errorf("principal changed on update: %s -> %s", first, principalOf(r))
 	}
-	if _, ok := r.JSON(t)["identity"].(map[string]any)["userAssignedIdentities"].(map[string]any)[ua]; !ok {
-		t.Errorf("user-assigned identity not stored: %s", r.Body)
+	if got, _ := r.JSON(t)["identity"].(map[string]any)["userAssignedIdentities"].(map[string]any)[ua].(map[string]any); got["principalId"] != uaProps["principalId"] || got["clientId"] != uaProps["clientId"] {
+		t.Errorf("user-assigned identity not stored with its ids %v: %s", uaProps, r.Body)
 	}
 	// PATCH to SystemAssigned drops the user-assigned identities merged in.
 	pr := e.Must(http.StatusOK, http.MethodPatch, acct("ident")+api, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})

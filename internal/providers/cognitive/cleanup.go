@@ -14,7 +14,7 @@ import (
 // An account owns two documents outside its subtree, which the generic
 // delete (the resource, then everything below it) would leave behind: its
 // subdomain reservation and its system-assigned identity's service
-// principal. A project owns a service principal. Cleanup removes them in
+// principal (with its group memberships and workload bindings). A project owns a service principal. Cleanup removes them in
 // the delete's own Apply (arm.Cleaner), whether the resource is deleted
 // itself or with its account, group or subscription.
 
@@ -43,13 +43,11 @@ func (p *provider) cleanupOwned(ctx context.Context, r *arm.Resource) ([]store.O
 	var id identity
 	_ = json.Unmarshal(r.Identity, &id) // stored by Prepare; absent means none
 	if hasSystem(id.Type) && id.PrincipalID != "" {
-		op, err := p.deletePrincipalOp(ctx, id)
+		more, err := p.principalDeletionOps(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if op != nil {
-			ops = append(ops, *op)
-		}
+		ops = append(ops, more...)
 	}
 	if !strings.EqualFold(r.Type, TypeAccounts) {
 		return ops, nil

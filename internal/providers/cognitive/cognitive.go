@@ -17,9 +17,10 @@
 //     (keys.go);
 //   - /perimeter/subdomains/{name}: the installation-wide reservation of a
 //     custom subdomain (subdomain.go);
-//   - /tenants/{tenantId}/servicePrincipals/{principalId}: the service
-//     principal of a system-assigned identity, for role assignments
-//     (identity.go);
+//   - /tenants/{tenantId}/directoryObjects/{principalId}: the service
+//     principal of a system-assigned identity, for role assignments, with
+//     the workload bindings of that identity (identity.go; the createWorkloadBinding
+//     action, see package managedidentity);
 //   - {accountId}/%defaultProject: which project is the account's default
 //     (project.go).
 package cognitive

@@ -10,6 +10,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/models"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
+	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/providers/network"
 	"github.com/perimeterhq/perimeter/internal/secrets"
 	"github.com/perimeterhq/perimeter/internal/store"
@@ -22,6 +23,7 @@ const (
 	sub2        = "33333333-3333-3333-3333-333333333333"
 	api         = "?api-version=2025-06-01"
 	rgAPI       = armtest.ResourcesAPI
+	msiAPI      = "?api-version=2023-01-31"
 	netAPI      = "?api-version=2025-09-01"
 	gatewayPort = 8444
 )
@@ -63,11 +65,12 @@ func newEnv(t *testing.T, opts ...armtest.Option) *env {
 	e := &env{box: newBox(t), catalog: testCatalog(t)}
 	e.Env = armtest.New(t, append([]armtest.Option{armtest.Subscriptions(sub2),
 		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
-			kinds := network.Kinds(srv)
+			kinds := append(network.Kinds(srv), managedidentity.Kinds(srv)...)
 			return append(kinds, cognitive.Kinds(srv, cognitive.Config{Catalog: e.catalog, Secrets: e.box, GatewayPort: gatewayPort})...)
 		})}, opts...)...)
 	e.Register("Microsoft.CognitiveServices")
 	e.Register("Microsoft.Network")
+	e.Register("Microsoft.ManagedIdentity")
 	e.RegisterIn(sub2, "Microsoft.Network")
 	for _, g := range []string{"rg", "other"} {
 		e.Must(http.StatusCreated, http.MethodPut, "/subscriptions/"+sub+"/resourceGroups/"+g+rgAPI, map[string]any{"location": "eastus"})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 	directory "github.com/perimeterhq/perimeter/internal/identity"
+	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/providers/resources"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
@@ -33,7 +34,7 @@ const (
 	identitySystemUser = "SystemAssigned, UserAssigned"
 )
 
-const typeUserAssigned = "Microsoft.ManagedIdentity/userAssignedIdentities"
+const typeUserAssigned = managedidentity.TypeUserAssignedIdentities
 
 // identity is a resource's managed identity as stored and served.
 type identity struct {
@@ -44,9 +45,7 @@ type identity struct {
 }
 
 // userAssigned is one user-assigned identity. Its principalId and clientId
-// come from the identity resource; until Microsoft.ManagedIdentity exists
-// here they are empty, and the resource's existence is not checked (see
-// checkUserAssigned).
+// come from the identity resource (see checkUserAssigned).
 type userAssigned struct {
 	PrincipalID string `json:"principalId,omitempty"`
 	ClientID    string `json:"clientId,omitempty"`
@@ -121,12 +120,14 @@ func (p *provider) resolveIdentity(ctx context.Context, w *arm.Write) (identityR
 			"The identity type '%s' is invalid. Use 'None', 'SystemAssigned', 'UserAssigned' or 'SystemAssigned, UserAssigned'.", t)
 	}
 	next := identity{Type: typ}
+	var checks []store.Op
 	switch {
 	case hasUser(typ):
-		ua, err := checkUserAssigned(in.UserAssignedIdentities, old.UserAssignedIdentities)
+		ua, c, err := p.checkUserAssigned(ctx, in.UserAssignedIdentities, old.UserAssignedIdentities)
 		if err != nil {
 			return identityResult{}, err
 		}
+		checks = c
 		if len(ua) == 0 {
 			return identityResult{}, arm.InvalidProperty(CodeUserAssignedRequired, "identity.userAssignedIdentities",
 				"The identity type '%s' needs at least one user-assigned identity in userAssignedIdentities, keyed by its resource id.", typ)
@@ -139,17 +140,26 @@ func (p *provider) resolveIdentity(ctx context.Context, w *arm.Write) (identityR
 		return identityResult{}, arm.InvalidProperty(CodeUserAssignedNotAllowed, "identity.userAssignedIdentities",
 			"userAssignedIdentities are only allowed with the identity type 'UserAssigned' or 'SystemAssigned, UserAssigned', not '%s'. Change the type or remove them.", typ)
 	}
-	return p.applyIdentity(ctx, w, old, next, true)
+	res, err := p.applyIdentity(ctx, w, old, next, true)
+	res.ops = append(res.ops, checks...)
+	return res, err
 }
 
 // checkUserAssigned validates the keys of userAssignedIdentities (resource
 // ids of Microsoft.ManagedIdentity/userAssignedIdentities) and returns the
-// identities to store, keeping what is known of those already assigned. A
-// null value removes an identity (JSON merge patch). The identity resources
-// are not required to exist yet: that type is not served yet; when it is,
-// add their ids to the resource's Write.References.
-func checkUserAssigned(in map[string]json.RawMessage, old map[string]userAssigned) (map[string]userAssigned, error) {
+// identities to store, with principalId and clientId read from the identity
+// resources, and the store checks that commit with the write. A null value
+// removes an identity (JSON merge patch).
+//
+// A newly named identity must exist, and must still be as read when the
+// write commits. One already assigned may have been deleted since: Azure
+// allows that, and the resource keeps the dangling entry (with the ids it
+// had) rather than refusing every later update until it is removed.
+// Identities are not references in arm's sense: they do not block their
+// own delete.
+func (p *provider) checkUserAssigned(ctx context.Context, in map[string]json.RawMessage, old map[string]userAssigned) (map[string]userAssigned, []store.Op, error) {
 	out := map[string]userAssigned{}
+	var checks []store.Op
 	keys := make([]string, 0, len(in))
 	for k := range in {
 		keys = append(keys, k)
@@ -161,22 +171,45 @@ func checkUserAssigned(in map[string]json.RawMessage, old map[string]userAssigne
 		}
 		id, ok := userAssignedID(k)
 		if !ok {
-			return nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
+			return nil, nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
 				"The user-assigned identity '%s' is not a resource id of the form /subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}.", k)
 		}
 		if _, dup := out[id]; dup {
-			return nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
+			return nil, nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
 				"The user-assigned identity '%s' is listed twice (resource ids are case-insensitive).", k)
 		}
-		v := userAssigned{}
-		for oldID, o := range old {
-			if strings.EqualFold(oldID, id) {
-				v = o
-			}
+		prev, assigned := lookupFold(old, id)
+		props, doc, err := managedidentity.Lookup(ctx, p.store(), id)
+		switch {
+		case errors.Is(err, managedidentity.ErrNotFound) && assigned:
+			out[id] = prev
+			continue
+		case errors.Is(err, managedidentity.ErrNotFound):
+			return nil, nil, arm.InvalidProperty(CodeInvalidUserAssignedIdentity, "identity.userAssignedIdentities",
+				"The user-assigned identity '%s' does not exist. Create it first (%s) or correct the id.", k, createHint(id))
+		case err != nil:
+			return nil, nil, err
 		}
-		out[id] = v
+		out[id] = userAssigned{PrincipalID: props.PrincipalID, ClientID: props.ClientID}
+		checks = append(checks, store.Op{Check: doc.ID, If: store.Precondition{IfMatch: doc.ETag}})
 	}
-	return out, nil
+	return out, checks, nil
+}
+
+// createHint is the command that creates the user-assigned identity id.
+func createHint(id string) string {
+	elems, _ := arm.ParseID(id) // id is canonical: userAssignedID parsed it
+	return fmt.Sprintf("perimeter identity create --name %s --resource-group %s", elems[2].Name, elems[1].Name)
+}
+
+// lookupFold finds id among the keys of m, ignoring case.
+func lookupFold(m map[string]userAssigned, id string) (userAssigned, bool) {
+	for k, v := range m {
+		if strings.EqualFold(k, id) {
+			return v, true
+		}
+	}
+	return userAssigned{}, false
 }
 
 // userAssignedID parses a user-assigned identity id and returns it with
@@ -219,13 +252,11 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 		res.ops = append(res.ops, op)
 	}
 	if oldSystem && !hasSystem(next.Type) {
-		op, err := p.deletePrincipalOp(ctx, old)
+		ops, err := p.principalDeletionOps(ctx, old)
 		if err != nil {
 			return res, err
 		}
-		if op != nil {
-			res.ops = append(res.ops, *op)
-		}
+		res.ops = append(res.ops, ops...)
 	}
 	if show {
 		b, err := json.Marshal(next)
@@ -237,36 +268,30 @@ func (p *provider) applyIdentity(ctx context.Context, w *arm.Write, old, next id
 	return res, nil
 }
 
-// deletePrincipalOp deletes the service principal of a system-assigned
-// identity, conditionally on the version read; nil when it is gone already.
-func (p *provider) deletePrincipalOp(ctx context.Context, id identity) (*store.Op, error) {
-	spID := directory.ObjectDocID(id.TenantID, id.PrincipalID)
-	doc, err := p.store().Get(ctx, spID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read service principal %s: %w", spID, err)
-	}
-	return &store.Op{Delete: spID, If: store.Precondition{IfMatch: doc.ETag}}, nil
+// principalDeletionOps delete the service principal of a system-assigned
+// identity with its group memberships and workload bindings, each
+// conditional on the version read; none when it is gone already.
+func (p *provider) principalDeletionOps(ctx context.Context, id identity) ([]store.Op, error) {
+	return directory.ManagedIdentityDeletionOps(ctx, p.store(), id.TenantID, id.PrincipalID)
 }
 
-// subscriptionTenant is the tenant a managed identity belongs to: its
-// subscription's tenant, as in Azure (the caller's tenant when the
-// subscription does not say).
+// subscriptionTenant is the tenant a managed identity belongs to.
 func (p *provider) subscriptionTenant(ctx context.Context, w *arm.Write) (string, error) {
-	doc, err := p.store().Get(ctx, "/subscriptions/"+w.SubscriptionID())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("read subscription: %w", err)
+	return resources.ManagedIdentityTenant(ctx, p.store(), w.SubscriptionID(), w.Caller)
+}
+
+// CodeNoSystemAssignedIdentity refuses a workload binding of an account
+// without a system-assigned identity.
+const CodeNoSystemAssignedIdentity = "SystemAssignedIdentityRequired"
+
+// workloadBinding answers the workload binding actions on an account: they
+// bind its system-assigned identity (see package managedidentity).
+func (a *accounts) workloadBinding(ctx context.Context, act *arm.Action) (*arm.Result, error) {
+	var id identity
+	_ = json.Unmarshal(act.Resource.Identity, &id) // stored by Prepare; absent means none
+	if !hasSystem(id.Type) || id.PrincipalID == "" {
+		return nil, arm.BadRequest(CodeNoSystemAssignedIdentity,
+			"The account '%s' has no system-assigned identity to bind to a workload. Set identity.type to 'SystemAssigned' first, or bind a user-assigned identity instead.", act.Resource.Name)
 	}
-	if err == nil {
-		var s resources.Subscription
-		if json.Unmarshal(doc.Body, &s) == nil && s.TenantID != "" {
-			return s.TenantID, nil
-		}
-	}
-	if w.Caller.TenantID == "" {
-		return "", errors.New("cognitive: neither the subscription nor the caller names a tenant for the managed identity")
-	}
-	return w.Caller.TenantID, nil
+	return managedidentity.BindingAction(ctx, a.srv, act, id.TenantID, id.PrincipalID)
 }

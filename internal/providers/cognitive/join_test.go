@@ -1,50 +1,16 @@
 package cognitive_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
-	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/cognitive"
-	"github.com/perimeterhq/perimeter/internal/store"
 )
-
-// newRBACEnv is newEnv with role assignments enforced: the harness
-// administrator owns both subscriptions; grant gives others roles.
-func newRBACEnv(t *testing.T) *env {
-	t.Helper()
-	return newEnv(t, armtest.Authorizer(func(st store.Store) arm.Authorizer {
-		return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
-			assignments, err := authorization.Assignments(ctx, st)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range []string{sub, sub2} {
-				assignments = append(assignments, authz.Assignment{ID: "admin-" + s, Scope: "/subscriptions/" + s, RoleDefinitionID: authz.RoleOwner, PrincipalID: armtest.ObjectID})
-			}
-			return authz.Compile(authz.BuiltInRoles(), assignments, nil), nil
-		})
-	}))
-}
-
-// grant gives principal the role at scope.
-func (e *env) grant(scope, name, role, principal string) {
-	e.T.Helper()
-	ops, err := authorization.AssignOps(scope, name, role, principal, "User", time.Now())
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	if _, err := e.Store.Apply(e.T.Context(), ops...); err != nil {
-		e.T.Fatal(err)
-	}
-}
 
 // as makes the requests of f as principal.
 func (e *env) as(principal string, f func()) {
@@ -114,8 +80,8 @@ func TestVirtualNetworkRulesNeedJoin(t *testing.T) {
 	y := e.subnet(sub2, "remote", "y", true) // another subscription
 	e.RegisterIn(sub2, "Microsoft.CognitiveServices")
 	e.put(http.StatusCreated, acct("jn"), account("jn-test", nil))
-	e.grant(acct("jn"), "10000000-0000-0000-0000-000000000001", authz.RoleCognitiveServicesContributor, dev)
-	e.grant("/subscriptions/"+sub, "10000000-0000-0000-0000-000000000002", authz.RoleContributor, netAdmin)
+	e.grant(acct("jn"), authz.RoleCognitiveServicesContributor, dev)
+	e.grant("/subscriptions/"+sub, authz.RoleContributor, netAdmin)
 
 	patch := func(body map[string]any) armtest.Response {
 		return e.Do(http.MethodPatch, acct("jn")+api, map[string]any{"properties": body})
@@ -146,7 +112,7 @@ func TestVirtualNetworkRulesNeedJoin(t *testing.T) {
 	}
 
 	// Network Contributor on the network holds the join.
-	e.grant(strings.TrimSuffix(a, "/subnets/a"), "10000000-0000-0000-0000-000000000003", authz.RoleNetworkContributor, dev)
+	e.grant(strings.TrimSuffix(a, "/subnets/a"), authz.RoleNetworkContributor, dev)
 	e.as(dev, func() {
 		e.done(http.StatusOK, http.MethodPatch, acct("jn"), map[string]any{"properties": vnetRules(a, b)})
 		linkedRefusal(patch(vnetRules(a, b, w)), w)

@@ -60,3 +60,23 @@ func EnsureSubscription(ctx context.Context, st store.Store, tenantID, subscript
 }
 
 func isExists(err error) bool { return errors.Is(err, store.ErrPreconditionFailed) }
+
+// ManagedIdentityTenant is the tenant a managed identity created in a
+// subscription belongs to: the subscription's tenant, as in Azure, or the
+// caller's when the subscription does not say.
+func ManagedIdentityTenant(ctx context.Context, st store.Store, subscriptionID string, caller arm.Caller) (string, error) {
+	doc, err := st.Get(ctx, "/subscriptions/"+subscriptionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("read subscription: %w", err)
+	}
+	if err == nil {
+		var s Subscription
+		if json.Unmarshal(doc.Body, &s) == nil && s.TenantID != "" {
+			return s.TenantID, nil
+		}
+	}
+	if caller.TenantID == "" {
+		return "", errors.New("neither the subscription nor the caller names a tenant for the managed identity")
+	}
+	return caller.TenantID, nil
+}

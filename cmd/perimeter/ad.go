@@ -22,7 +22,7 @@ import (
 const graphRefBase = "https://graph.microsoft.com/v1.0/directoryObjects/"
 
 func newADCommand() *cobra.Command {
-	cmd := groupCommand("ad", "Manage the directory: service principals, users and groups")
+	cmd := groupCommand("ad", "Manage the directory: applications, service principals, users and groups")
 	g := addGlobalFlags(cmd)
 
 	sp := groupCommand("sp", "Manage service principals")
@@ -50,7 +50,7 @@ func newADCommand() *cobra.Command {
 		},
 	})
 
-	cmd.AddCommand(sp, user, group, signedIn)
+	cmd.AddCommand(newADAppCommand(g), sp, user, group, signedIn)
 	return cmd
 }
 

@@ -21,7 +21,7 @@ func newADAppCommand(g *globals) *cobra.Command {
 	app := groupCommand("app", "Manage applications")
 	fic := groupCommand("federated-credential", "Manage the federated identity credentials of an application (workload identity federation)")
 	fic.AddCommand(adFICCreate(g), adFICList(g), adFICShow(g), adFICDelete(g))
-	app.AddCommand(adAppList(g), adAppShow(g), fic)
+	app.AddCommand(adAppCreate(g), adAppList(g), adAppShow(g), fic)
 	return app
 }
 
@@ -31,6 +31,37 @@ func appColumns() []column {
 
 func ficColumns() []column {
 	return []column{{"Name", "name"}, {"Issuer", "issuer"}, {"Subject", "subject"}, {"Id", "id"}}
+}
+
+func adAppCreate(g *globals) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an application (no secret: add a federated credential, or use 'ad sp create-for-rbac')",
+		Long: `Create an application. It signs in once it has a service principal
+('perimeter ad sp create --id APPID') and a credential: a federated identity
+credential ('perimeter ad app federated-credential create'), or a secret.`,
+		Example: "  perimeter ad app create --display-name ci-deployer",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/applications", nil, map[string]any{"displayName": name})
+			if err != nil {
+				return err
+			}
+			obj, err := entity(resp)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, obj, appColumns())
+		},
+	}
+	cmd.Flags().StringVar(&name, "display-name", "", "the application's name")
+	required(cmd, "display-name")
+	return cmd
 }
 
 func adAppList(g *globals) *cobra.Command {

@@ -73,6 +73,24 @@ func TestADAppFederatedCredentials(t *testing.T) {
 		t.Errorf("list after delete: %v", got)
 	}
 
+	// An application made for federation: no secret, then its service
+	// principal.
+	made := c.okJSON("ad", "app", "create", "--display-name", "ci-deployer")
+	if str(made, "displayName") != "ci-deployer" || !isGUID(str(made, "appId")) {
+		t.Errorf("app create printed %v", made)
+	}
+	if creds, _ := lookup(made, "passwordCredentials").([]any); len(creds) != 0 {
+		t.Errorf("app create made a secret: %v", creds)
+	}
+	sp := c.okJSON("ad", "sp", "create", "--id", str(made, "id"))
+	if str(sp, "appId") != str(made, "appId") || !isGUID(str(sp, "id")) {
+		t.Errorf("sp create printed %v", sp)
+	}
+	r = c.run("ad", "sp", "create", "--id", str(made, "appId"))
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "ERROR: (Request_MultipleObjectsWithSameKeyValue)") {
+		t.Errorf("second sp create: exit %d, stderr %q", r.code, r.stderr)
+	}
+
 	if got := str(c.okJSON("ad", "app", "show", "--id", s.clientID), "id"); got != app.ObjectID {
 		t.Errorf("app show by appId: %q", got)
 	}

@@ -22,11 +22,11 @@ import (
 const graphRefBase = "https://graph.microsoft.com/v1.0/directoryObjects/"
 
 func newADCommand() *cobra.Command {
-	cmd := groupCommand("ad", "Manage the directory: service principals, users and groups")
+	cmd := groupCommand("ad", "Manage the directory: applications, service principals, users and groups")
 	g := addGlobalFlags(cmd)
 
 	sp := groupCommand("sp", "Manage service principals")
-	sp.AddCommand(adSPCreateForRBAC(g), adSPList(g), adSPShow(g), adSPDelete(g))
+	sp.AddCommand(adSPCreate(g), adSPCreateForRBAC(g), adSPList(g), adSPShow(g), adSPDelete(g))
 
 	user := groupCommand("user", "Manage users")
 	user.AddCommand(adUserCreate(g), adUserList(g), adUserShow(g), adUserDelete(g))
@@ -50,7 +50,7 @@ func newADCommand() *cobra.Command {
 		},
 	})
 
-	cmd.AddCommand(sp, user, group, signedIn)
+	cmd.AddCommand(newADAppCommand(g), sp, user, group, signedIn)
 	return cmd
 }
 
@@ -289,6 +289,38 @@ func (gc *graphClient) finishCreateForRBAC(ctx context.Context, objectID, appID 
 		return "", fmt.Errorf("the server answered addPassword without a secret")
 	}
 	return cred.SecretText, nil
+}
+
+func adSPCreate(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:     "create",
+		Short:   "Create the service principal of an application",
+		Example: "  perimeter ad sp create --id APPID",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			app, err := gc.application(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/servicePrincipals", nil, map[string]any{"appId": app["appId"]})
+			if err != nil {
+				return err
+			}
+			obj, err := entity(resp)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, obj, spColumns())
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the application")
+	required(cmd, "id")
+	return cmd
 }
 
 func adSPList(g *globals) *cobra.Command {

@@ -53,6 +53,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "key that encrypts secrets in the store (default DATA-DIR/master.key; replicas must share it)")
 	f.StringVar(&cfg.AccessLogFile, "access-log", "", "also write the access log as JSON lines to this file (- for standard output)")
 	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")
+	f.StringVar(&cfg.OIDCCAFile, "oidc-ca-file", "", "PEM file of CAs to trust, besides the system's, when fetching the keys of external OpenID Connect issuers (federated identity credentials)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug (also every allowed data-plane request), info, warn or error")
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,6 +98,10 @@ type Application struct {
 	DisplayName         string               `json:"displayName"`
 	CreatedDateTime     time.Time            `json:"createdDateTime"`
 	PasswordCredentials []PasswordCredential `json:"passwordCredentials"`
+	// FederatedIdentityCredentials are the external tokens the application
+	// accepts instead of a secret (Graph lists them apart, at
+	// /applications/{id}/federatedIdentityCredentials).
+	FederatedIdentityCredentials []FederatedIdentityCredential `json:"-"`
 	// ServicePrincipalID is the object id of the application's service
 	// principal in its tenant, "" while it has none (then it cannot get
 	// tokens from the token endpoint). Graph does not show it on the
@@ -123,6 +128,10 @@ type applicationDoc struct {
 	DisplayName         string           `json:"displayName"`
 	CreatedDateTime     time.Time        `json:"createdDateTime"`
 	PasswordCredentials []storedPassword `json:"passwordCredentials"`
+	// FederatedIdentityCredentials live in the application's document: the
+	// token endpoint reads them with the application, they are deleted
+	// with it, and each change is one guarded write.
+	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials,omitempty"`
 	// ServicePrincipalID links the application to its service principal,
 	// so that the token endpoint finds the object id for "oid" in the
 	// document it reads anyway, and so that a second service principal
@@ -565,12 +574,13 @@ func (doc applicationDoc) public(tenantID string) Application {
 		creds[i] = p.PasswordCredential
 	}
 	return Application{
-		TenantID:            tenantID,
-		ObjectID:            doc.ID,
-		AppID:               doc.AppID,
-		DisplayName:         doc.DisplayName,
-		CreatedDateTime:     doc.CreatedDateTime,
-		PasswordCredentials: creds,
-		ServicePrincipalID:  doc.ServicePrincipalID,
+		TenantID:                     tenantID,
+		ObjectID:                     doc.ID,
+		AppID:                        doc.AppID,
+		DisplayName:                  doc.DisplayName,
+		CreatedDateTime:              doc.CreatedDateTime,
+		PasswordCredentials:          creds,
+		FederatedIdentityCredentials: slices.Clone(doc.FederatedIdentityCredentials),
+		ServicePrincipalID:           doc.ServicePrincipalID,
 	}
 }

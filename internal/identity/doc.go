@@ -28,10 +28,17 @@
 //     identity; a binding lets a workload get its tokens at /msi/token with
 //     the App Service protocol (IDENTITY_ENDPOINT, IDENTITY_HEADER), the
 //     header being a secret stored hashed and bound to that one identity.
+//   - Workload identity federation: an application's federated identity
+//     credentials (federated.go) name an external OpenID Connect issuer
+//     and subject whose tokens the token endpoint accepts as the
+//     application's client assertion (assertion.go); the issuers' keys
+//     come from their discovery documents over https, cached per issuer
+//     (oidckeys.go).
 //   - Graph: the directory over HTTP in Microsoft Graph v1.0 paths and
 //     shapes (/v1.0/applications, servicePrincipals, users, groups and
-//     their members, directoryObjects), for tokens of the audience
-//     https://graph.microsoft.com, with an authorization hook.
+//     their members, federated identity credentials, directoryObjects),
+//     for tokens of the audience https://graph.microsoft.com, with an
+//     authorization hook.
 //
 // As in Entra, an application gets tokens only once it has a service
 // principal in its tenant, and its tokens carry the service principal's

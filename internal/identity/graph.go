@@ -127,13 +127,13 @@ func directoryError(err error) *graphError {
 		return nil
 	}
 	switch {
-	case errors.Is(err, ErrServicePrincipalExists):
+	case errors.Is(err, ErrServicePrincipalExists), errors.Is(err, ErrFederatedCredentialExists):
 		return graphErrorf(http.StatusConflict, codeDuplicate, "%s", re.Message)
 	case errors.Is(err, ErrUserPrincipalNameExists), errors.Is(err, ErrMemberExists),
 		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrInvalidInput):
 		return graphErrorf(http.StatusBadRequest, codeBadRequest, "%s", re.Message)
 	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrApplicationNotFound), errors.Is(err, ErrObjectNotFound),
-		errors.Is(err, ErrCredentialNotFound), errors.Is(err, ErrNotMember):
+		errors.Is(err, ErrCredentialNotFound), errors.Is(err, ErrNotMember), errors.Is(err, ErrFederatedCredentialNotFound):
 		return graphErrorf(http.StatusNotFound, codeNotFound, "%s", re.Message)
 	}
 	return graphErrorf(http.StatusBadRequest, codeBadRequest, "%s", re.Message)
@@ -331,6 +331,19 @@ func (o jsonObject) str(name string) (string, error) {
 		return "", graphErrorf(http.StatusBadRequest, codeBadRequest, "Invalid value for property '%s': expected a string.", name)
 	}
 	return s, nil
+}
+
+// strs returns a string array property and whether it was present (null
+// counts as absent).
+func (o jsonObject) strs(name string) (value []string, present bool, err error) {
+	raw, ok := o[name]
+	if !ok || string(raw) == "null" {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(raw, &value); err != nil {
+		return nil, true, graphErrorf(http.StatusBadRequest, codeBadRequest, "Invalid value for property '%s': expected an array of strings.", name)
+	}
+	return value, true, nil
 }
 
 // boolean returns a boolean property and whether it was present.

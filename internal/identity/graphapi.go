@@ -20,6 +20,8 @@ import (
 //	GET/DELETE /v1.0/applications(appId='{appId}')
 //	POST       /v1.0/applications/{id}/addPassword            (answers secretText, once)
 //	POST       /v1.0/applications/{id}/removePassword
+//	POST/GET   /v1.0/applications/{id}/federatedIdentityCredentials   (see graphfederation.go)
+//	GET/PATCH/DELETE /v1.0/applications/{id}/federatedIdentityCredentials/{ficId}
 //	POST/GET   /v1.0/servicePrincipals                        (POST {"appId"})
 //	GET/DELETE /v1.0/servicePrincipals/{id}
 //	GET/DELETE /v1.0/servicePrincipals(appId='{appId}')
@@ -44,6 +46,15 @@ func (g *Graph) routes() *http.ServeMux {
 	h("DELETE /v1.0/applications/{id}", g.deleteApplication)
 	h("POST /v1.0/applications/{id}/addPassword", g.addPassword)
 	h("POST /v1.0/applications/{id}/removePassword", g.removePassword)
+	h("POST /v1.0/applications/{id}/federatedIdentityCredentials", g.createFederatedCredential)
+	h("GET /v1.0/applications/{id}/federatedIdentityCredentials", g.listFederatedCredentials)
+	h("GET /v1.0/applications/{id}/federatedIdentityCredentials/{fic}", g.getFederatedCredential)
+	h("PATCH /v1.0/applications/{id}/federatedIdentityCredentials/{fic}", g.updateFederatedCredential)
+	h("DELETE /v1.0/applications/{id}/federatedIdentityCredentials/{fic}", g.deleteFederatedCredential)
+	// Alternate key: federatedIdentityCredentials(name='...').
+	h("GET /v1.0/applications/{id}/{key}", g.applicationChild)
+	h("PATCH /v1.0/applications/{id}/{key}", g.applicationChild)
+	h("DELETE /v1.0/applications/{id}/{key}", g.applicationChild)
 
 	h("POST /v1.0/servicePrincipals", g.createServicePrincipal)
 	h("GET /v1.0/servicePrincipals", g.listServicePrincipals)
@@ -773,7 +784,7 @@ func (g *Graph) unknownRoute(w http.ResponseWriter, r *http.Request, _ *call) er
 		seg = rest
 	}
 	return graphErrorf(http.StatusBadRequest, codeUnknownSegment,
-		"Resource not found for the segment '%s'. Perimeter serves /v1.0/applications, /v1.0/servicePrincipals, /v1.0/users, /v1.0/groups (with members), /v1.0/directoryObjects and /v1.0/me.", clip(seg))
+		"Resource not found for the segment '%s'. Perimeter serves /v1.0/applications (with addPassword, removePassword and federatedIdentityCredentials), /v1.0/servicePrincipals, /v1.0/users, /v1.0/groups (with members), /v1.0/directoryObjects and /v1.0/me.", clip(seg))
 }
 
 // allowedMethods lists the methods with a specific route for r's path.

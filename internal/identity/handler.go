@@ -136,9 +136,13 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// clientCredentialsGrant authenticates an application with its secret and
-// issues an app-only token naming its service principal.
+// clientCredentialsGrant authenticates an application with its secret, or
+// with a federated client assertion (assertion.go), and issues an app-only
+// token naming its service principal.
 func (i *Issuer) clientCredentialsGrant(r *http.Request, tenantID string, form url.Values) (tokenResponse, error) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return i.clientAssertionGrant(r, tenantID, form)
+	}
 	clientID, secret, usedBasic, err := clientCredentials(r, form)
 	if err != nil {
 		return tokenResponse{}, err
@@ -151,9 +155,15 @@ func (i *Issuer) clientCredentialsGrant(r *http.Request, tenantID string, form u
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	return i.appTokenResponse(app, tenantID, resource)
+}
+
+// appTokenResponse issues the token of an authenticated application for
+// the resource.
+func (i *Issuer) appTokenResponse(app Application, tenantID, resource string) (tokenResponse, error) {
 	if app.ServicePrincipalID == "" {
-		// Checked after the secret: only the application's holder learns
-		// that it lacks a service principal.
+		// Checked after the credential: only the application's holder
+		// learns that it lacks a service principal.
 		return tokenResponse{}, newSTSError(http.StatusUnauthorized, "invalid_client", 7000229,
 			"The client application %s is missing service principal in the tenant %s. Create the service principal (POST /v1.0/servicePrincipals with {\"appId\": \"%s\"}, or 'perimeter ad sp create-for-rbac' for a new application) and request the token again.",
 			app.AppID, tenantID, app.AppID)
@@ -194,6 +204,12 @@ func (i *Issuer) verifyClientSecret(r *http.Request, tenantID, clientID, secret 
 // through a client: the Azure CLI's public client id, or an application of
 // the tenant (public, or authenticated when it sends its secret).
 func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values) (tokenResponse, error) {
+	if form.Has("client_assertion") {
+		// Ignoring it would sign the user in through a client that did
+		// not authenticate the way it meant to.
+		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_request", 0,
+			"Perimeter accepts client assertions (workload identity federation) in the client credentials grant only; a user signs in through a public client or with the client's secret.")
+	}
 	clientID, secret, usedBasic, err := clientAuth(r, form)
 	if err != nil {
 		return tokenResponse{}, err
@@ -295,11 +311,8 @@ func clientCredentials(r *http.Request, form url.Values) (clientID, secret strin
 		return "", "", usedBasic, missingParameterError("client_id")
 	}
 	if secret == "" {
-		msg := "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
-		if form.Get("client_assertion") != "" {
-			msg += " Perimeter accepts client secrets only (client_secret_post or client_secret_basic)."
-		}
-		return "", "", usedBasic, newSTSError(http.StatusUnauthorized, "invalid_client", 7000218, "%s", msg)
+		return "", "", usedBasic, newSTSError(http.StatusUnauthorized, "invalid_client", 7000218,
+			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	}
 	return clientID, secret, usedBasic, nil
 }

@@ -42,6 +42,12 @@ type IssuerConfig struct {
 	// Logger receives failures that are the server's fault (the client
 	// sees only a bare server_error). Nil means slog.Default().
 	Logger *slog.Logger
+	// FederationClient fetches the OpenID Connect discovery documents and
+	// signing keys of the external issuers that applications' federated
+	// identity credentials trust. Nil means a client that trusts the
+	// system's root CAs. Whatever the client, only https URLs are fetched
+	// (redirects included), within 10 seconds and 256 KiB per answer.
+	FederationClient *http.Client
 }
 
 // Issuer issues and verifies tokens. It is safe for concurrent use.
@@ -53,6 +59,9 @@ type Issuer struct {
 	lifetime time.Duration
 	log      *slog.Logger
 	mux      *http.ServeMux
+	// oidc caches the keys of external issuers (workload identity
+	// federation).
+	oidc *oidcKeys
 }
 
 // NewIssuer returns an Issuer. It panics if Directory, Key or BaseURL is
@@ -78,6 +87,7 @@ func NewIssuer(cfg IssuerConfig) *Issuer {
 	if i.lifetime <= 0 {
 		i.lifetime = DefaultTokenLifetime
 	}
+	i.oidc = newOIDCKeys(cfg.FederationClient, i.now)
 	i.mux = i.routes()
 	return i
 }

@@ -1,6 +1,10 @@
 package identity
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,6 +65,67 @@ func FuzzUserPrincipalName(f *testing.F) {
 		}
 		if len(got) > maxUPNLength || strings.Count(got, "@") != 1 || strings.ContainsAny(got, "/\\?% \t\n") || strings.Contains(got, "..") {
 			t.Fatalf("accepted %q", got)
+		}
+	})
+}
+
+// FuzzReadAssertion: no client assertion makes the reader panic, and an
+// accepted one has an asymmetric algorithm and every claim the checks
+// after it rely on.
+func FuzzReadAssertion(f *testing.F) {
+	for _, s := range []string{
+		// {"alg":"RS256","kid":"k"}.{"iss":"https://i","sub":"s","aud":"a","iat":1,"exp":2}.sig
+		"eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2kiLCJzdWIiOiJzIiwiYXVkIjoiYSIsImlhdCI6MSwiZXhwIjoyfQ.c2ln",
+		// alg none, aud array
+		"eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2kiLCJzdWIiOiJzIiwiYXVkIjpbImEiXSwiaWF0IjoxLCJleHAiOjJ9.",
+		"a.b.c", "..", "", "eyJ9.e30.", "not a jwt",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		a, err := readAssertion(raw)
+		if err != nil {
+			return
+		}
+		c := a.claims
+		if !slices.Contains(assertionAlgs, a.alg) || c.Issuer == "" || c.Subject == "" || len(c.Audience) == 0 ||
+			c.ExpiresAt == nil || c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > maxAssertionLifetime {
+			t.Fatalf("accepted %q: alg %q, claims %+v", raw, a.alg, c)
+		}
+	})
+}
+
+// FuzzParseJWKS: no JWK Set makes the parser panic, and every key it
+// accepts is one a signature may be verified with.
+func FuzzParseJWKS(f *testing.F) {
+	for _, s := range []string{
+		`{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
+		`{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}`,
+		`{"keys":[{"kty":"RSA","use":"enc"}]}`, `{"keys":null}`, `[]`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		set, err := parseJWKS(raw)
+		if err != nil {
+			return
+		}
+		if len(set) == 0 || len(set) > oidcMaxKeys {
+			t.Fatalf("accepted %d keys", len(set))
+		}
+		for _, k := range set {
+			switch pub := k.key.(type) {
+			case *rsa.PublicKey:
+				if b := pub.N.BitLen(); b < minRSAKeyBits || b > maxRSAKeyBits || pub.E < 3 || pub.E%2 == 0 {
+					t.Fatalf("accepted an RSA key of %d bits, e=%d", b, pub.E)
+				}
+			case *ecdsa.PublicKey:
+				if c := pub.Curve; c != elliptic.P256() && c != elliptic.P384() && c != elliptic.P521() {
+					t.Fatalf("accepted a key on %v", c.Params().Name)
+				}
+			default:
+				t.Fatalf("accepted a %T", pub)
+			}
 		}
 	})
 }

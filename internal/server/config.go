@@ -4,6 +4,10 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
 	"path/filepath"
 
 	"fmt"
@@ -60,6 +64,12 @@ type Config struct {
 	// AccessLogRetention is how long the store keeps access log records.
 	// Zero means 7 days; negative keeps them forever.
 	AccessLogRetention time.Duration
+	// OIDCCAFile holds PEM certificates of CAs trusted, besides the
+	// system's, when fetching the keys of external OpenID Connect issuers
+	// (federated identity credentials): an identity provider inside a
+	// company often has a certificate from the company's own CA. Empty
+	// trusts the system's CAs only.
+	OIDCCAFile string
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -122,4 +132,28 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// federationClient is the client that fetches external OpenID Connect
+// issuers' discovery documents and keys: nil (the identity package's
+// default, the system's CAs) without OIDCCAFile, else one that also
+// trusts the CAs in it.
+func (c *Config) federationClient() (*http.Client, error) {
+	if c.OIDCCAFile == "" {
+		return nil, nil
+	}
+	pemData, err := os.ReadFile(c.OIDCCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--oidc-ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("--oidc-ca-file %s holds no PEM certificate", c.OIDCCAFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }

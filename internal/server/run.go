@@ -106,6 +106,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	federation, err := cfg.federationClient()
+	if err != nil {
+		return err
+	}
 	// The built-in mock model is a loopback server the gateway proxies to
 	// like any upstream.
 	mockLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -144,7 +148,8 @@ func Run(ctx context.Context, cfg Config) error {
 	armURL := "https://" + hostPort(armLn.Addr())
 	var baseURL atomic.Value
 	baseURL.Store(armURL)
-	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) }})
+	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) },
+		Logger: log, FederationClient: federation})
 
 	// Both planes decide with a snapshot compiled from the store (network
 	// rules, deployments, role assignments), recompiled on every change.

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFederationClient: --oidc-ca-file adds a CA the client then trusts;
+// a file without a certificate is refused at start, naming the flag.
+func TestFederationClient(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("{}")) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "idp-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := (&Config{}).federationClient(); c != nil || err != nil {
+		t.Errorf("without the flag: %v, %v; want the default (nil)", c, err)
+	}
+	c, err := (&Config{OIDCCAFile: caFile}).federationClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("the client does not trust the CA in --oidc-ca-file: %v", err)
+	}
+	resp.Body.Close()
+
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{empty, filepath.Join(dir, "missing.pem")} {
+		if _, err := (&Config{OIDCCAFile: f}).federationClient(); err == nil || !strings.Contains(err.Error(), "--oidc-ca-file") {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -23,6 +23,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
 		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand(),
-		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand())
+		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand(), newRoleCommand())
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -217,22 +218,38 @@ func adList(g *globals, short, path string, cols []column, filterExample string,
 // --- service principals
 
 func adSPCreateForRBAC(g *globals) *cobra.Command {
-	var name string
+	var name, role string
+	var scopes []string
 	var years int
 	cmd := &cobra.Command{
 		Use:   "create-for-rbac",
-		Short: "Create an application, its service principal and a client secret",
+		Short: "Create an application, its service principal and a client secret, and assign it a role",
 		Long: `Create an application, its service principal and a password credential, and
 print the credential as 'az ad sp create-for-rbac' does: appId, displayName,
 password and tenant. The password is shown only this once.
 
-No role is assigned: grant one with a role assignment whose principalId is the
-service principal's id ('perimeter ad sp show --id APPID' shows it).`,
-		Example: "  perimeter ad sp create-for-rbac --name ci-bot",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+With --role and --scopes the service principal is assigned the role at each
+scope (a roleName, GUID or role definition id). If an assignment fails,
+everything this command made is deleted again. Without them no role is
+assigned: 'perimeter role assignment create --assignee APPID' does it later.`,
+		Example: `  perimeter ad sp create-for-rbac --name ci-bot
+  perimeter ad sp create-for-rbac --name ci-bot --role Contributor --scopes /subscriptions/{id}/resourceGroups/demo`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := trailingValues(cmd, args, map[string]*[]string{"scopes": &scopes}); err != nil {
+				return err
+			}
+			scopes = listValues(scopes)
 			if years < 1 {
 				return usageErrorf("argument --years: must be a positive integer")
+			}
+			if (role == "") != (len(scopes) == 0) {
+				return usageErrorf("Usage error: To create role assignments, specify both --role and --scopes.")
+			}
+			for i, sc := range scopes {
+				if err := checkScope("--scopes", sc); err != nil {
+					return err
+				}
+				scopes[i] = trimScope(sc)
 			}
 			if name == "" {
 				name = "perimeter-" + time.Now().UTC().Format("2006-01-02-15-04-05")
@@ -242,6 +259,17 @@ service principal's id ('perimeter ad sp show --id APPID' shows it).`,
 				return err
 			}
 			ctx := cmd.Context()
+			// The role is resolved first: a wrong name makes nothing.
+			var s *session
+			var roleID string
+			if role != "" {
+				if s, err = g.session(cmd); err != nil {
+					return err
+				}
+				if roleID, err = s.roleID(ctx, role, scopes[0]); err != nil {
+					return err
+				}
+			}
 			resp, err := gc.call(ctx, http.MethodPost, "/v1.0/applications", nil, map[string]any{"displayName": name})
 			if err != nil {
 				return err
@@ -250,9 +278,18 @@ service principal's id ('perimeter ad sp show --id APPID' shows it).`,
 			if err := json.Unmarshal(resp.body, &app); err != nil || app.ID == "" || app.AppID == "" {
 				return fmt.Errorf("the server's answer to creating the application is not one: %s", resp.body)
 			}
-			out, err := gc.finishCreateForRBAC(ctx, app.ID, app.AppID, years)
+			spID, password, err := gc.finishCreateForRBAC(ctx, app.ID, app.AppID, years)
+			var made []string // role assignments, to delete if a later one fails
+			if err == nil && role != "" {
+				made, err = assignScopes(cmd, s, role, roleID, spID, scopes)
+			}
 			if err != nil {
 				// Leave nothing half made behind, as far as we can.
+				for _, id := range made {
+					if derr := s.deleteAssignment(ctx, id); derr != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: role assignment %s was created but could not be deleted: %v\n", id, derr)
+					}
+				}
 				if _, derr := gc.call(ctx, http.MethodDelete, "/v1.0/applications/"+url.PathEscape(app.ID), nil, nil); derr != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: application %s (appId %s) was created but could not be deleted: %v\n", app.DisplayName, app.AppID, derr)
 				}
@@ -260,35 +297,63 @@ service principal's id ('perimeter ad sp show --id APPID' shows it).`,
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.")
 			return g.print(cmd, toValue(map[string]string{
-				"appId": app.AppID, "displayName": app.DisplayName, "password": out, "tenant": gc.p.TenantID,
+				"appId": app.AppID, "displayName": app.DisplayName, "password": password, "tenant": gc.p.TenantID,
 			}), []column{{"AppId", "appId"}, {"DisplayName", "displayName"}, {"Tenant", "tenant"}})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&name, "name", "n", "", "display name of the application (default perimeter-<time>)")
 	f.IntVar(&years, "years", 1, "number of years the password is valid")
+	f.StringVar(&role, "role", "", "role to assign at each of --scopes: roleName, GUID or id")
+	f.StringArrayVar(&scopes, "scopes", nil, "space-separated scopes to assign --role at")
 	return cmd
 }
 
+// assignScopes gives a new service principal the role at each scope, as
+// az does, and returns the ids of the assignments made (also on failure).
+func assignScopes(cmd *cobra.Command, s *session, role, roleID, spID string, scopes []string) ([]string, error) {
+	var made []string
+	for _, scope := range scopes {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Creating '%s' role assignment under scope '%s'\n", role, scope)
+		a, err := s.createAssignment(cmd.Context(), assignment{
+			scope: scope, name: uuid.NewString(), roleID: roleID,
+			principal: principal{id: spID, typ: "ServicePrincipal"},
+		})
+		if err != nil {
+			return made, err
+		}
+		made = append(made, stringAt(a, "id"))
+	}
+	return made, nil
+}
+
 // finishCreateForRBAC creates the service principal and the secret of a
-// new application and returns the secret.
-func (gc *graphClient) finishCreateForRBAC(ctx context.Context, objectID, appID string, years int) (string, error) {
-	if _, err := gc.call(ctx, http.MethodPost, "/v1.0/servicePrincipals", nil, map[string]any{"appId": appID}); err != nil {
-		return "", err
+// new application and returns the service principal's object id and the
+// secret.
+func (gc *graphClient) finishCreateForRBAC(ctx context.Context, objectID, appID string, years int) (spID, secret string, err error) {
+	resp, err := gc.call(ctx, http.MethodPost, "/v1.0/servicePrincipals", nil, map[string]any{"appId": appID})
+	if err != nil {
+		return "", "", err
+	}
+	var sp struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(resp.body, &sp); err != nil || sp.ID == "" {
+		return "", "", fmt.Errorf("the server's answer to creating the service principal is not one: %s", resp.body)
 	}
 	end := time.Now().UTC().AddDate(years, 0, 0).Truncate(time.Second)
-	resp, err := gc.call(ctx, http.MethodPost, "/v1.0/applications/"+url.PathEscape(objectID)+"/addPassword", nil,
+	resp, err = gc.call(ctx, http.MethodPost, "/v1.0/applications/"+url.PathEscape(objectID)+"/addPassword", nil,
 		map[string]any{"passwordCredential": map[string]any{"displayName": "rbac", "endDateTime": end.Format(time.RFC3339)}})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var cred struct {
 		SecretText string `json:"secretText"`
 	}
 	if err := json.Unmarshal(resp.body, &cred); err != nil || cred.SecretText == "" {
-		return "", fmt.Errorf("the server answered addPassword without a secret")
+		return "", "", fmt.Errorf("the server answered addPassword without a secret")
 	}
-	return cred.SecretText, nil
+	return sp.ID, cred.SecretText, nil
 }
 
 func adSPCreate(g *globals) *cobra.Command {

@@ -24,6 +24,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newAccountCommand(),
 		newGroupCommand(), newProviderCommand(), newFeatureCommand(), newRestCommand(),
 		newNetworkCommand(), newCognitiveServicesCommand(), newLogsCommand(), newADCommand(),
-		newIdentityCommand())
+		newIdentityCommand(), newRoleCommand())
 	return root
 }

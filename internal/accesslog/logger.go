@@ -1,9 +1,7 @@
 package accesslog
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -291,17 +289,16 @@ func (l *Logger) write(ctx context.Context, batch []Record) {
 	}
 	if l.cfg.JSON != nil {
 		start := time.Now()
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
+		var buf []byte
 		var err error
-		for _, r := range batch {
-			if err = enc.Encode(r); err != nil {
+		for i := range batch {
+			if buf, err = batch[i].AppendJSON(buf); err != nil {
 				break
 			}
+			buf = append(buf, '\n')
 		}
 		if err == nil {
-			_, err = l.cfg.JSON.Write(buf.Bytes())
+			_, err = l.cfg.JSON.Write(buf)
 		}
 		l.m.batch.WithLabelValues(sinkJSON).Observe(time.Since(start).Seconds())
 		if err != nil {

@@ -200,7 +200,7 @@ func Encode(r Record) ([]byte, Columns, error) {
 	if r.SubscriptionID == "" {
 		r.SubscriptionID = SubscriptionOf(r.ResourceID)
 	}
-	b, err := json.Marshal(r)
+	b, err := r.AppendJSON(nil)
 	if err != nil {
 		return nil, Columns{}, fmt.Errorf("encode access log record %s: %w", r.RequestID, err)
 	}

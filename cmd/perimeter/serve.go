@@ -47,7 +47,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.GatewayAddr, "gateway-addr", server.DefaultGatewayAddr, "data-plane ingress (HTTPS) host:port")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", server.DefaultDNSAddr, "DNS server (UDP and TCP) host:port")
 	f.StringVar(&cfg.EgressAddr, "egress-addr", server.DefaultEgressAddr, "egress proxy (HTTP, CONNECT) host:port")
-	f.StringVar(&cfg.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin listener (plain HTTP) serving Prometheus metrics at /metrics")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin listener (plain HTTP): Prometheus metrics at /metrics and Go profiles at /debug/pprof/; keep it on loopback")
 	f.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs whose PROXY protocol header and X-Forwarded-For are believed")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL: empty for SQLite in --data-dir, postgres://... for PostgreSQL")
 	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")

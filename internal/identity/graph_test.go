@@ -449,7 +449,7 @@ func TestGraphRefusesBadInput(t *testing.T) {
 		{"unknown segment", "GET", "/v1.0/devices", nil, 400, "BadRequest", "'devices'"},
 		{"unknown navigation", "GET", "/v1.0/users/" + env.user.ID + "/memberOf", nil, 400, "BadRequest", "memberOf"},
 		{"unknown alternate key", "GET", "/v1.0/users(userPrincipalName='alice@contoso.com')", nil, 400, "BadRequest", "users("},
-		{"method not allowed", "PATCH", "/v1.0/users/" + env.user.ID, `{}`, 405, "Request_BadRequest", "GET or DELETE"},
+		{"method not allowed", "PATCH", "/v1.0/groups/" + env.user.ID, `{}`, 405, "Request_BadRequest", "GET or DELETE"},
 		{"oversized body", "POST", "/v1.0/groups", `{"displayName": "` + strings.Repeat("x", maxGraphBody) + `"}`, 413, "Request_BadRequest", "larger than"},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/secrets"
 )
 
@@ -70,6 +71,12 @@ type Config struct {
 	// company often has a certificate from the company's own CA. Empty
 	// trusts the system's CAs only.
 	OIDCCAFile string
+	// TrustedIssuers are the external OpenID Connect issuers (a company's
+	// identity provider) whose tokens users sign in with, each with the
+	// audience those tokens must carry. Empty trusts none: users sign in
+	// with passwords only. Only these issuers are ever contacted for user
+	// sign-in, whatever users' identities name.
+	TrustedIssuers []identity.TrustedIssuer
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -95,6 +102,9 @@ func (c *Config) validate() error {
 		if _, err := netip.ParseAddrPort(addr); err != nil && !strings.HasPrefix(addr, "localhost:") {
 			return fmt.Errorf("%s %q is not host:port with an IP address (port 0 picks a free port)", name, addr)
 		}
+	}
+	if err := identity.CheckTrustedIssuers(c.TrustedIssuers); err != nil {
+		return fmt.Errorf("--trusted-issuer: %w", err)
 	}
 	if c.BaseDomain == "" {
 		c.BaseDomain = DefaultBaseDomain

@@ -198,12 +198,7 @@ func TestGraphUserIdentities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _ := env.st.Revision(context.Background())
-			rec, body := env.call(t, tt.method, tt.path, tt.body)
-			checkGraphError(t, rec, body, tt.status, tt.code, tt.mention)
-			if after, _ := env.st.Revision(context.Background()); after != before {
-				t.Error("a refused request wrote to the store")
-			}
+			env.checkRefused(t, tt.method, tt.path, tt.body, tt.status, tt.code, tt.mention)
 		})
 	}
 }

@@ -30,7 +30,7 @@ func newADCommand() *cobra.Command {
 	sp.AddCommand(adSPCreate(g), adSPCreateForRBAC(g), adSPList(g), adSPShow(g), adSPDelete(g))
 
 	user := groupCommand("user", "Manage users")
-	user.AddCommand(adUserCreate(g), adUserList(g), adUserShow(g), adUserDelete(g))
+	user.AddCommand(adUserCreate(g), adUserList(g), adUserShow(g), adUserUpdate(g), adUserDelete(g))
 
 	member := groupCommand("member", "Manage the members of a group")
 	member.AddCommand(adMemberAdd(g), adMemberRemove(g), adMemberList(g))
@@ -458,30 +458,50 @@ func adSPDelete(g *globals) *cobra.Command {
 
 func adUserCreate(g *globals) *cobra.Command {
 	var displayName, upn, password, nickname string
+	var identities []string
 	cmd := &cobra.Command{
 		Use:   "create",
-		Short: "Create a user who signs in with a password",
+		Short: "Create a user who signs in with a password or with a company identity provider",
 		Long: `Create a user. The password must be 8 to 256 characters with three of:
 lower-case letters, upper-case letters, digits, symbols. The user signs in with
-'perimeter login --username UPN --password ...'.`,
-		Example: "  perimeter ad user create --display-name 'Alice Example' --user-principal-name alice@contoso.com --password -",
-		Args:    noArgs,
+'perimeter login --username UPN --password ...'.
+
+--identity issuer=URL,id=SUBJECT (repeatable) lets the user sign in with a token
+of that OpenID Connect issuer whose 'sub' is SUBJECT ('perimeter login
+--federated-token'), if the server trusts the issuer (serve --trusted-issuer).
+With an identity the password may be left out.`,
+		Example: `  perimeter ad user create --display-name 'Alice Example' --user-principal-name alice@contoso.com --password -
+  perimeter ad user create --display-name 'Bob' --user-principal-name bob@contoso.com \
+      --identity issuer=https://login.contoso.com,id=00u1bob`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pw, err := readPassword(password, cmd.InOrStdin())
+			ids, err := parseIdentities(identities)
 			if err != nil {
 				return err
+			}
+			body := map[string]any{"accountEnabled": true, "displayName": displayName, "userPrincipalName": upn}
+			if len(ids) > 0 {
+				body["identities"] = ids
+			}
+			switch {
+			case password != "":
+				pw, err := readPassword(password, cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				body["passwordProfile"] = map[string]any{"password": pw, "forceChangePasswordNextSignIn": false}
+			case len(ids) == 0:
+				return usageErrorf("the following arguments are required: --password (or --identity, for a user of a company identity provider)")
 			}
 			if nickname == "" {
 				nickname, _, _ = strings.Cut(upn, "@")
 			}
+			body["mailNickname"] = nickname
 			gc, err := g.graph(cmd)
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/users", nil, map[string]any{
-				"accountEnabled": true, "displayName": displayName, "userPrincipalName": upn, "mailNickname": nickname,
-				"passwordProfile": map[string]any{"password": pw, "forceChangePasswordNextSignIn": false},
-			})
+			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/users", nil, body)
 			if err != nil {
 				return err
 			}
@@ -497,7 +517,86 @@ lower-case letters, upper-case letters, digits, symbols. The user signs in with
 	f.StringVar(&upn, "user-principal-name", "", "sign-in name, alias@domain")
 	f.StringVar(&password, "password", "", "the password; '-' reads it from the first line of stdin")
 	f.StringVar(&nickname, "mail-nickname", "", "mail alias (default: the alias of the user principal name)")
-	required(cmd, "display-name", "user-principal-name", "password")
+	f.StringArrayVar(&identities, "identity", nil, "issuer=URL,id=SUBJECT: a company identity provider's identity the user signs in with (repeatable)")
+	required(cmd, "display-name", "user-principal-name")
+	return cmd
+}
+
+// parseIdentities reads --identity issuer=URL,id=SUBJECT values as Graph
+// objectIdentity entries. The server checks the values themselves.
+func parseIdentities(values []string) ([]map[string]string, error) {
+	out := make([]map[string]string, 0, len(values))
+	for _, v := range values {
+		var issuer, id string
+		for part := range strings.SplitSeq(v, ",") {
+			key, val, _ := strings.Cut(part, "=")
+			switch strings.TrimSpace(key) {
+			case "issuer":
+				issuer = val
+			case "id", "issuerAssignedId":
+				id = val
+			default:
+				return nil, usageErrorf("argument --identity %q: give issuer=URL,id=SUBJECT, such as issuer=https://login.contoso.com,id=00u1bob", v)
+			}
+		}
+		if issuer == "" || id == "" {
+			return nil, usageErrorf("argument --identity %q: give both issuer=URL and id=SUBJECT", v)
+		}
+		out = append(out, map[string]string{"signInType": "federated", "issuer": issuer, "issuerAssignedId": id})
+	}
+	return out, nil
+}
+
+func adUserUpdate(g *globals) *cobra.Command {
+	var id, displayName, enabled string
+	var identities []string
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Update a user: display name, whether it may sign in, its identity provider identities",
+		Example: `  perimeter ad user update --id bob@contoso.com --account-enabled false
+  perimeter ad user update --id bob@contoso.com --identity issuer=https://login.contoso.com,id=00u1bob`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body := map[string]any{}
+			if cmd.Flags().Changed("display-name") {
+				body["displayName"] = displayName
+			}
+			switch enabled {
+			case "":
+			case "true", "false":
+				body["accountEnabled"] = enabled == "true"
+			default:
+				return usageErrorf("argument --account-enabled: give true or false")
+			}
+			ids, err := parseIdentities(identities)
+			if err != nil {
+				return err
+			}
+			if clear && len(ids) > 0 {
+				return usageErrorf("--clear-identities and --identity exclude each other: --identity replaces the identities already")
+			}
+			if clear || len(ids) > 0 {
+				body["identities"] = ids
+			}
+			if len(body) == 0 {
+				return usageErrorf("nothing to update: give --display-name, --account-enabled, --identity or --clear-identities")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = gc.call(cmd.Context(), http.MethodPatch, "/v1.0/users/"+url.PathEscape(id), nil, body)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&id, "id", "", "object id or user principal name")
+	f.StringVar(&displayName, "display-name", "", "the user's new name")
+	f.StringVar(&enabled, "account-enabled", "", "true or false: whether the user may sign in")
+	f.StringArrayVar(&identities, "identity", nil, "issuer=URL,id=SUBJECT (repeatable): replaces the user's identities")
+	f.BoolVar(&clear, "clear-identities", false, "remove every identity (a user without a password keeps at least one)")
+	required(cmd, "id")
 	return cmd
 }
 

@@ -284,7 +284,12 @@ func TestADUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"ad", "sp", "show"}, "ERROR: the following arguments are required: --id\n"},
-		{[]string{"ad", "user", "create", "--display-name", "x"}, "ERROR: the following arguments are required: --password, --user-principal-name\n"},
+		{[]string{"ad", "user", "create", "--display-name", "x"}, "ERROR: the following arguments are required: --user-principal-name\n"},
+		{[]string{"ad", "user", "create", "--display-name", "x", "--user-principal-name", "x@contoso.com"}, "ERROR: the following arguments are required: --password (or --identity, for a user of a company identity provider)\n"},
+		{[]string{"ad", "user", "create", "--display-name", "x", "--user-principal-name", "x@contoso.com", "--identity", "https://idp.example"}, "ERROR: argument --identity \"https://idp.example\": give issuer=URL,id=SUBJECT, such as issuer=https://login.contoso.com,id=00u1bob\n"},
+		{[]string{"ad", "user", "create", "--display-name", "x", "--user-principal-name", "x@contoso.com", "--identity", "issuer=https://idp.example"}, "ERROR: argument --identity \"issuer=https://idp.example\": give both issuer=URL and id=SUBJECT\n"},
+		{[]string{"ad", "user", "update", "--id", "x@contoso.com"}, "ERROR: nothing to update: give --display-name, --account-enabled, --identity or --clear-identities\n"},
+		{[]string{"ad", "user", "update", "--id", "x@contoso.com", "--account-enabled", "yes"}, "ERROR: argument --account-enabled: give true or false\n"},
 		{[]string{"ad", "group", "member", "add", "--group", "g"}, "ERROR: the following arguments are required: --member-id\n"},
 		{[]string{"ad", "group", "member", "add", "--group", "g", "--member-id", "alice"}, "ERROR: argument --member-id: give the object id (a GUID) of a user, group or service principal\n"},
 		{[]string{"ad", "sp", "list", "--display-name", "x", "--filter", "appId eq 'y'"}, "ERROR: give one of --filter and the other filter arguments: the server filters on one clause\n"},
@@ -292,6 +297,10 @@ func TestADUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 		{[]string{"ad", "sp", "lst"}, "ERROR: 'lst' is misspelled or not recognized by the system. See 'perimeter ad sp --help'.\n"},
 		{[]string{"login", "--data-dir", "/nonexistent", "--username", "alice@contoso.com"}, "ERROR: with --data-dir, give both --username and --password to log in as a user, or neither to log in as the bootstrap admin\n"},
 		{[]string{"login", "--endpoint", "https://127.0.0.1:1", "--username", "alice@contoso.com", "--password", "x"}, "ERROR: the following arguments are required: --ca-file, --tenant/-t\n"},
+		{[]string{"login", "--endpoint", "https://127.0.0.1:1", "--federated-token", "x"}, "ERROR: the following arguments are required: --ca-file, --tenant/-t\n"},
+		{[]string{"login", "--service-principal", "--endpoint", "https://127.0.0.1:1", "--federated-token", "x"}, "ERROR: the following arguments are required: --ca-file, --tenant/-t, --username/-u\n"},
+		{[]string{"login", "--federated-token", "x", "--password", "y"}, "ERROR: --federated-token and --password exclude each other: the token is the credential\n"},
+		{[]string{"login", "--federated-token", "x", "--username", "alice@contoso.com"}, "ERROR: --federated-token signs in as the user the token names: leave out --username (or add --service-principal for an application's client id)\n"},
 	} {
 		r := c.run(tc.args...)
 		if r.code != 2 || r.stderr != tc.stderr || r.stdout != "" {

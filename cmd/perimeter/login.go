@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ type loginOptions struct {
 	tenant               string
 	username             string
 	password             string
+	federatedToken       string
 	allowNoSubscriptions bool
 }
 
@@ -45,6 +47,14 @@ A user logs in with their userPrincipalName and password (--username without
 --service-principal), through the Azure CLI's public client id; as Perimeter
 issues no refresh tokens, the profile keeps the password.
 
+A user of a company identity provider the server trusts (serve
+--trusted-issuer) logs in with a token of that provider (--federated-token
+TOKEN, @FILE or - for stdin), exchanged with the jwt-bearer grant; the
+profile keeps the token, or the file's name so that a rotated file keeps
+working. With --service-principal --username APP_ID, --federated-token is
+a workload's token that a federated identity credential of the application
+trusts.
+
 For a server on this machine, --data-dir reads the endpoint, CA and tenant
 from the data directory of 'perimeter serve' (ready.json, admin.json, ca.pem),
 and the bootstrap admin's credential unless --username is given.`,
@@ -53,7 +63,11 @@ and the bootstrap admin's credential unless --username is given.`,
   perimeter login --service-principal --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
       --tenant TENANT_ID --username CLIENT_ID --password -   # secret read from stdin
   perimeter login --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
-      --tenant TENANT_ID --username alice@contoso.com --password -`,
+      --tenant TENANT_ID --username alice@contoso.com --password -
+  perimeter login --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
+      --tenant TENANT_ID --federated-token @id-token.jwt
+  perimeter login --service-principal --endpoint https://127.0.0.1:8443 --ca-file ca.pem \
+      --tenant TENANT_ID --username APP_ID --federated-token @$AZURE_FEDERATED_TOKEN_FILE`,
 		Args: noArgs,
 	}
 	g := addGlobalFlags(cmd)
@@ -66,6 +80,7 @@ and the bootstrap admin's credential unless --username is given.`,
 	f.StringVarP(&o.tenant, "tenant", "t", "", "tenant id")
 	f.StringVarP(&o.username, "username", "u", "", "client (application) id of the service principal, or the user's userPrincipalName")
 	f.StringVarP(&o.password, "password", "p", "", "client secret or user password; '-' reads it from the first line of stdin")
+	f.StringVar(&o.federatedToken, "federated-token", "", "an identity provider's token to log in with instead of a password: TOKEN, @FILE (read again for every token) or - (stdin)")
 	f.BoolVar(&o.allowNoSubscriptions, "allow-no-subscriptions", false, "log in even if the identity has access to no subscription ('perimeter ad' commands need none)")
 	return cmd
 }
@@ -80,10 +95,24 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 		sub string // subscription to select; "" picks the first enabled one
 		err error
 	)
+	if o.federatedToken != "" && o.password != "" {
+		return usageErrorf("--federated-token and --password exclude each other: the token is the credential")
+	}
+	if o.federatedToken != "" && o.username != "" && !o.servicePrincipal {
+		return usageErrorf("--federated-token signs in as the user the token names: leave out --username (or add --service-principal for an application's client id)")
+	}
 	switch {
 	case o.dataDir != "":
 		if o.servicePrincipal || o.endpoint != "" || o.caFile != "" || o.tenant != "" {
 			return usageErrorf("--data-dir reads the endpoint, CA and credential from the data directory: do not combine it with --service-principal, --endpoint, --ca-file or --tenant")
+		}
+		if o.federatedToken != "" {
+			p, sub, err = profileFromDataDir(o.dataDir)
+			if err == nil {
+				sub = "" // the user need not see the admin's default subscription
+				p, err = o.federatedProfile(p.Endpoint, p.CACertificate, p.TenantID, identity.AzureCLIClientID, cmd.InOrStdin())
+			}
+			break
 		}
 		if (o.username == "") != (o.password == "") {
 			return usageErrorf("with --data-dir, give both --username and --password to log in as a user, or neither to log in as the bootstrap admin")
@@ -94,12 +123,16 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 			sub = ""
 			p, err = o.userProfile(p.Endpoint, p.CACertificate, p.TenantID, cmd.InOrStdin())
 		}
+	case o.servicePrincipal && o.federatedToken != "":
+		p, err = o.flagsFederatedProfile(o.username, cmd.InOrStdin(), credentialFlag{"--username/-u", o.username})
 	case o.servicePrincipal:
 		p, err = o.servicePrincipalProfile(cmd.InOrStdin())
+	case o.federatedToken != "":
+		p, err = o.flagsFederatedProfile(identity.AzureCLIClientID, cmd.InOrStdin())
 	case o.username != "":
 		p, err = o.flagsUserProfile(cmd.InOrStdin())
 	default:
-		return usageErrorf("give --data-dir DIR for a local server, --service-principal with --endpoint, --ca-file, --tenant, --username and --password, or --username and --password (a user) with --endpoint, --ca-file and --tenant; Perimeter has no interactive login")
+		return usageErrorf("give --data-dir DIR for a local server, --service-principal with --endpoint, --ca-file, --tenant, --username and --password, --username and --password (a user) with --endpoint, --ca-file and --tenant, or --federated-token with --endpoint, --ca-file and --tenant; Perimeter has no interactive login")
 	}
 	if err != nil {
 		return err
@@ -115,6 +148,13 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
 	if _, err := c.accessToken(cmd.Context()); err != nil {
 		return err
+	}
+	if p.federated() && p.ClientID == identity.AzureCLIClientID {
+		// The token names the user; the profile shows who that is.
+		if p.Username, err = userOfToken(c.tok.AccessToken); err != nil {
+			return err
+		}
+		c.cred.Username, c.tok.Username = p.Username, p.Username
 	}
 	s, err := c.findSubscription(cmd.Context(), sub)
 	switch {
@@ -141,7 +181,7 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 // servicePrincipalProfile builds a profile from the --service-principal
 // flags.
 func (o *loginOptions) servicePrincipalProfile(stdin io.Reader) (*profile, error) {
-	endpoint, ca, err := o.remoteFlags()
+	endpoint, ca, err := o.remoteFlags(credentialFlag{"--username/-u", o.username}, credentialFlag{"--password/-p", o.password})
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +198,7 @@ func (o *loginOptions) servicePrincipalProfile(stdin io.Reader) (*profile, error
 // flagsUserProfile builds a user's profile from --endpoint, --ca-file,
 // --tenant, --username and --password.
 func (o *loginOptions) flagsUserProfile(stdin io.Reader) (*profile, error) {
-	endpoint, ca, err := o.remoteFlags()
+	endpoint, ca, err := o.remoteFlags(credentialFlag{"--username/-u", o.username}, credentialFlag{"--password/-p", o.password})
 	if err != nil {
 		return nil, err
 	}
@@ -181,14 +221,72 @@ func (o *loginOptions) userProfile(endpoint, ca, tenant string, stdin io.Reader)
 	}, nil
 }
 
-// remoteFlags checks the flags that name a server and the credential,
-// and reads the CA.
-func (o *loginOptions) remoteFlags() (endpoint, ca string, err error) {
+// flagsFederatedProfile builds the profile of a login with an identity
+// provider's token from --endpoint, --ca-file and --tenant, through
+// clientID (the Azure CLI's for a user, the application's for a workload).
+func (o *loginOptions) flagsFederatedProfile(clientID string, stdin io.Reader, credential ...credentialFlag) (*profile, error) {
+	endpoint, ca, err := o.remoteFlags(credential...)
+	if err != nil {
+		return nil, err
+	}
+	return o.federatedProfile(endpoint, ca, o.tenant, clientID, stdin)
+}
+
+// federatedProfile is a login with the --federated-token: the literal
+// token, or the absolute name of its file.
+func (o *loginOptions) federatedProfile(endpoint, ca, tenant, clientID string, stdin io.Reader) (*profile, error) {
+	p := &profile{Endpoint: endpoint, CACertificate: ca, TenantID: tenant, ClientID: clientID}
+	if name, ok := strings.CutPrefix(o.federatedToken, "@"); ok {
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return nil, usageErrorf("argument --federated-token: %v", err)
+		}
+		p.FederatedTokenFile = abs
+		// Read now, so that a wrong name fails here rather than later.
+		if _, err := p.federatedAssertion(); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	tok, err := readPassword(o.federatedToken, stdin)
+	if err != nil {
+		return nil, err
+	}
+	p.FederatedToken = strings.TrimSpace(tok)
+	return p, nil
+}
+
+// userOfToken reads the user principal name from a user token the server
+// just issued (over the TLS connection to the CA the profile trusts): the
+// profile shows who the identity provider's token signed in.
+func userOfToken(token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("the token endpoint answered a token that is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("read the user token: %w", err)
+	}
+	var claims struct {
+		UPN string `json:"upn"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.UPN == "" {
+		return "", errors.New("the token endpoint answered a token without the user's name (upn)")
+	}
+	return claims.UPN, nil
+}
+
+// credentialFlag is a flag a login needs besides the server's.
+type credentialFlag struct{ name, value string }
+
+// remoteFlags checks the flags that name a server and the credential
+// flags given, and reads the CA.
+func (o *loginOptions) remoteFlags(credential ...credentialFlag) (endpoint, ca string, err error) {
 	var missing []string
-	for _, f := range []struct{ name, value string }{
+	for _, f := range append([]credentialFlag{
 		{"--endpoint", o.endpoint}, {"--ca-file", o.caFile}, {"--tenant/-t", o.tenant},
-		{"--username/-u", o.username}, {"--password/-p", o.password},
-	} {
+	}, credential...) {
 		if f.value == "" {
 			missing = append(missing, f.name)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -42,10 +43,41 @@ type profile struct {
 	// Both are empty for a service principal.
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
+	// FederatedToken or FederatedTokenFile is a token of an external
+	// identity provider that the login signs in with instead of a secret
+	// (perimeter login --federated-token): a user's, exchanged with the
+	// jwt-bearer grant when ClientID is the Azure CLI's, else a
+	// workload's, sent as ClientID's client assertion. A file is read
+	// again for every token, so a workload whose token file is rotated
+	// (Kubernetes, CI) keeps working; a literal token works until it
+	// expires, then log in again.
+	FederatedToken     string `json:"federatedToken,omitempty"`
+	FederatedTokenFile string `json:"federatedTokenFile,omitempty"`
 
 	// tokenScope is the scope this invocation asks tokens for; "" means
 	// the control plane's (managementScope). Never saved.
 	tokenScope string
+}
+
+// federated reports whether the profile signs in with an identity
+// provider's token.
+func (p *profile) federated() bool { return p.FederatedToken != "" || p.FederatedTokenFile != "" }
+
+// federatedAssertion is the identity provider's token, read from its file
+// when the profile names one.
+func (p *profile) federatedAssertion() (string, error) {
+	if p.FederatedTokenFile == "" {
+		return p.FederatedToken, nil
+	}
+	b, err := os.ReadFile(p.FederatedTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("read the federated token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("the federated token file %s is empty", p.FederatedTokenFile)
+	}
+	return tok, nil
 }
 
 // principalName is who the profile signs in as: the user's name or the

@@ -6,12 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/server"
 )
 
 func newServeCommand() *cobra.Command {
 	var cfg server.Config
 	var trusted, oidcAllow, logFormat, logLevel string
+	var trustedIssuers []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane, gateway, DNS server and egress proxy in one process",
@@ -27,6 +29,13 @@ gracefully; a restart on the same directory keeps all state.`,
 			}
 			if cfg.OIDCAllowCIDRs, err = server.ParseCIDRList("--oidc-allow-cidrs entry", oidcAllow); err != nil {
 				return err
+			}
+			for _, s := range trustedIssuers {
+				t, err := identity.ParseTrustedIssuer(s)
+				if err != nil {
+					return usageErrorf("--trusted-issuer: %v", err)
+				}
+				cfg.TrustedIssuers = append(cfg.TrustedIssuers, t)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -58,6 +67,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")
 	f.StringVar(&cfg.OIDCCAFile, "oidc-ca-file", "", "PEM file of CAs to trust, besides the system's, when fetching the keys of external OpenID Connect issuers (federated identity credentials)")
 	f.StringVar(&oidcAllow, "oidc-allow-cidrs", "", "comma-separated CIDRs of loopback or link-local addresses that external OpenID Connect issuers may nevertheless use (an identity provider on this machine)")
+	f.StringArrayVar(&trustedIssuers, "trusted-issuer", nil, "ISSUER=AUDIENCE: an OpenID Connect issuer (https URL) whose tokens users sign in with, and the audience they must carry; repeat for several")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug (also every allowed data-plane request), info, warn or error")
 	return cmd

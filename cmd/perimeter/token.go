@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/perimeterhq/perimeter/internal/identity"
 )
 
 // accessToken returns the token of this invocation: the one in use, a
@@ -41,28 +43,59 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 // graphScope is the scope of Microsoft Graph tokens, for `perimeter ad`.
 const graphScope = "https://graph.microsoft.com/.default"
 
-// fetchToken gets a token for the profile's scope (the control plane's
-// unless tokenScope says otherwise): with the client credentials grant for
-// a service principal, with the password grant for a user.
-func (c *client) fetchToken(ctx context.Context) (cachedToken, error) {
-	scope := c.cred.tokenScope
-	if scope == "" {
-		scope = managementScope
-	}
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.cred.ClientID},
-		"client_secret": {c.cred.ClientSecret},
-		"scope":         {scope},
-	}
-	if c.cred.Username != "" {
-		form = url.Values{
+// tokenForm is the token request of the profile's credential: the client
+// credentials grant for a service principal (with its secret, or its
+// identity provider's token as the client assertion), the password grant
+// for a user, or the jwt-bearer grant for a user of an identity provider.
+func (c *client) tokenForm(scope string) (url.Values, error) {
+	switch {
+	case c.cred.federated():
+		assertion, err := c.cred.federatedAssertion()
+		if err != nil {
+			return nil, err
+		}
+		if c.cred.ClientID == identity.AzureCLIClientID {
+			return url.Values{
+				"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
+				"client_id":  {c.cred.ClientID},
+				"assertion":  {assertion},
+				"scope":      {scope},
+			}, nil
+		}
+		return url.Values{
+			"grant_type":            {"client_credentials"},
+			"client_id":             {c.cred.ClientID},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {assertion},
+			"scope":                 {scope},
+		}, nil
+	case c.cred.Username != "":
+		return url.Values{
 			"grant_type": {"password"},
 			"client_id":  {c.cred.ClientID},
 			"username":   {c.cred.Username},
 			"password":   {c.cred.Password},
 			"scope":      {scope},
-		}
+		}, nil
+	}
+	return url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.cred.ClientID},
+		"client_secret": {c.cred.ClientSecret},
+		"scope":         {scope},
+	}, nil
+}
+
+// fetchToken gets a token for the profile's scope (the control plane's
+// unless tokenScope says otherwise) with the profile's credential.
+func (c *client) fetchToken(ctx context.Context) (cachedToken, error) {
+	scope := c.cred.tokenScope
+	if scope == "" {
+		scope = managementScope
+	}
+	form, err := c.tokenForm(scope)
+	if err != nil {
+		return cachedToken{}, err
 	}
 	u := c.base.JoinPath(c.cred.TenantID, "oauth2", "v2.0", "token")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))

@@ -41,7 +41,28 @@ const maxAssertionLifetime = 25 * time.Hour
 // federationDocs is where Entra's refusals point.
 const federationDocs = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
 
-// assertion is a client assertion as read, not yet trusted.
+// assertionUse says how refusals of an external token read: as a client
+// assertion, where the client fails to authenticate (401 invalid_client),
+// or as a user's authorization grant (400 invalid_grant, RFC 7523 §3.1).
+type assertionUse struct {
+	param  string // the form parameter that carried it
+	noun   string // how Entra's messages name it
+	status int
+	code   string
+	// timeCode is Entra's code for a token outside its validity period.
+	timeCode int
+}
+
+var (
+	asClientAssertion = assertionUse{param: "client_assertion", noun: "Client assertion", status: http.StatusUnauthorized, code: "invalid_client", timeCode: 700024}
+	asUserGrant       = assertionUse{param: "assertion", noun: "Assertion", status: http.StatusBadRequest, code: "invalid_grant", timeCode: 500133}
+)
+
+func (u assertionUse) refuse(aadsts int, format string, args ...any) *stsError {
+	return newSTSError(u.status, u.code, aadsts, format, args...)
+}
+
+// assertion is an external token as read, not yet trusted.
 type assertion struct {
 	alg    string
 	claims jwt.RegisteredClaims
@@ -50,25 +71,25 @@ type assertion struct {
 // readAssertion reads a client assertion without verifying it, and refuses
 // one that could never pass: malformed, signed with an algorithm that is
 // not asymmetric, or lacking the claims the checks need.
-func readAssertion(raw string) (*assertion, error) {
+func readAssertion(raw string, use assertionUse) (*assertion, error) {
 	var claims jwt.RegisteredClaims
 	tok, _, err := jwt.NewParser(jwt.WithStrictDecoding()).ParseUnverified(raw, &claims)
 	if err != nil {
 		if alg, ok := headerAlg(tok); ok && errors.Is(err, jwt.ErrTokenUnverifiable) {
-			return nil, unsupportedAlgError(alg)
+			return nil, unsupportedAlgError(use, alg)
 		}
-		return nil, invalidAssertionError("The client_assertion must be a JWT: three base64url segments, header.payload.signature.")
+		return nil, invalidAssertionError(use, "The "+use.param+" must be a JWT: three base64url segments, header.payload.signature.")
 	}
 	alg := tok.Method.Alg()
 	if !slices.Contains(assertionAlgs, alg) {
-		return nil, unsupportedAlgError(alg)
+		return nil, unsupportedAlgError(use, alg)
 	}
 	if claims.Issuer == "" || claims.Subject == "" || len(claims.Audience) == 0 || slices.Contains(claims.Audience, "") ||
 		claims.ExpiresAt == nil || claims.IssuedAt == nil {
-		return nil, invalidAssertionError("The client_assertion must carry the claims 'iss', 'sub', 'aud', 'iat' and 'exp'.")
+		return nil, invalidAssertionError(use, "The "+use.param+" must carry the claims 'iss', 'sub', 'aud', 'iat' and 'exp'.")
 	}
 	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > maxAssertionLifetime {
-		return nil, newSTSError(http.StatusUnauthorized, "invalid_client", 70023,
+		return nil, use.refuse(70023,
 			"External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00. Token issued at %d. Token expires on %d.",
 			claims.IssuedAt.Unix(), claims.ExpiresAt.Unix())
 	}
@@ -83,13 +104,13 @@ func headerAlg(tok *jwt.Token) (string, bool) {
 	return alg, ok
 }
 
-func invalidAssertionError(detail string) *stsError {
-	return newSTSError(http.StatusUnauthorized, "invalid_client", 50027, "JWT token is invalid or malformed. %s", detail)
+func invalidAssertionError(use assertionUse, detail string) *stsError {
+	return use.refuse(50027, "JWT token is invalid or malformed. %s", detail)
 }
 
-func unsupportedAlgError(alg string) *stsError {
-	return newSTSError(http.StatusUnauthorized, "invalid_client", 50027,
-		"Invalid JWT token. The signing algorithm '%s' is not supported for client assertions: use RS256, PS256 or ES256 (or their 384 and 512 variants).", clip(alg))
+func unsupportedAlgError(use assertionUse, alg string) *stsError {
+	return use.refuse(50027,
+		"Invalid JWT token. The signing algorithm '%s' is not supported for the %s: use RS256, PS256 or ES256 (or their 384 and 512 variants).", clip(alg), use.param)
 }
 
 // clientAssertionGrant is the client credentials grant authenticated with
@@ -140,7 +161,7 @@ func clientAssertionOf(r *http.Request, form url.Values) (clientID, raw string, 
 // if raw is a valid token that one of its federated identity credentials
 // trusts.
 func (i *Issuer) verifyClientAssertion(ctx context.Context, tenantID, clientID, raw string) (Application, error) {
-	a, err := readAssertion(raw)
+	a, err := readAssertion(raw, asClientAssertion)
 	if err != nil {
 		return Application{}, err
 	}
@@ -156,7 +177,8 @@ func (i *Issuer) verifyClientAssertion(ctx context.Context, tenantID, clientID, 
 	if err != nil {
 		return Application{}, err
 	}
-	if err := i.verifyAssertion(ctx, raw, fic); err != nil {
+	want := expectedToken{issuer: fic.Issuer, subject: fic.Subject, audience: fic.Audiences[0]}
+	if err := i.verifyAssertion(ctx, asClientAssertion, raw, want); err != nil {
 		return Application{}, err
 	}
 	return app, nil
@@ -195,10 +217,16 @@ func noFederatedMatch(code int, claim, value string) *stsError {
 		claim, clip(value), federationDocs)
 }
 
+// expectedToken is what a verified external token must say: its issuer
+// (whose keys verify it), its subject and one of its audiences.
+type expectedToken struct {
+	issuer, subject, audience string
+}
+
 // verifyAssertion checks the assertion's signature with the keys the
-// credential's issuer publishes, then its validity period. A failure to
-// get the keys refuses the request: nothing unverified passes.
-func (i *Issuer) verifyAssertion(ctx context.Context, raw string, fic FederatedIdentityCredential) error {
+// expected issuer publishes, its claims, then its validity period. A
+// failure to get the keys refuses the request: nothing unverified passes.
+func (i *Issuer) verifyAssertion(ctx context.Context, use assertionUse, raw string, want expectedToken) error {
 	var keyErr error
 	claims := &jwt.RegisteredClaims{}
 	parser := jwt.NewParser(
@@ -208,34 +236,36 @@ func (i *Issuer) verifyAssertion(ctx context.Context, raw string, fic FederatedI
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(clockSkew),
 		jwt.WithTimeFunc(i.now),
-		jwt.WithIssuer(fic.Issuer),
-		jwt.WithSubject(fic.Subject),
-		jwt.WithAudience(fic.Audiences[0]),
+		jwt.WithIssuer(want.issuer),
+		jwt.WithSubject(want.subject),
+		jwt.WithAudience(want.audience),
 	)
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		var key any
-		key, keyErr = i.oidc.key(ctx, fic.Issuer, kid, t.Method.Alg())
+		key, keyErr = i.oidc.key(ctx, want.issuer, kid, t.Method.Alg())
 		return key, keyErr
 	})
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(keyErr, errOIDCFetch):
-		i.log.WarnContext(ctx, "external OpenID Connect issuer unavailable", slog.String("issuer", fic.Issuer), slog.Any("error", keyErr))
+		i.log.WarnContext(ctx, "external OpenID Connect issuer unavailable", slog.String("issuer", want.issuer), slog.Any("error", keyErr))
 		return newSTSError(http.StatusBadRequest, "invalid_request", 50166,
-			"Request to External OIDC endpoint failed. Perimeter could not get the keys of issuer '%s' from its discovery document; the server's log has the reason.", clip(fic.Issuer))
+			"Request to External OIDC endpoint failed. Perimeter could not get the keys of issuer '%s' from its discovery document; the server's log has the reason.", clip(want.issuer))
 	case keyErr != nil && !errors.Is(keyErr, errUnknownKey):
 		return keyErr // the request's context ended: not the caller's fault to report
 	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return assertionTimeError(i.now(), claims)
+		return assertionTimeError(use, i.now(), claims)
 	}
-	return newSTSError(http.StatusUnauthorized, "invalid_client", 50027,
-		"Invalid JWT token. The client_assertion's signature does not verify with the keys issuer '%s' publishes.", clip(fic.Issuer))
+	return use.refuse(50027,
+		"Invalid JWT token. The %s's signature does not verify with the keys issuer '%s' publishes.", use.param, clip(want.issuer))
 }
 
-// assertionTimeError is Entra's AADSTS700024, with the times it shows.
-func assertionTimeError(now time.Time, c *jwt.RegisteredClaims) *stsError {
+// assertionTimeError is Entra's refusal of a token outside its validity
+// period (AADSTS700024 for client assertions, 500133 for grants), with the
+// times it shows.
+func assertionTimeError(use assertionUse, now time.Time, c *jwt.RegisteredClaims) *stsError {
 	const layout = "2006-01-02T15:04:05.0000000Z"
 	from := time.Unix(0, 0)
 	if c.NotBefore != nil {
@@ -247,7 +277,7 @@ func assertionTimeError(now time.Time, c *jwt.RegisteredClaims) *stsError {
 	if c.ExpiresAt != nil {
 		exp = c.ExpiresAt.Time
 	}
-	return newSTSError(http.StatusUnauthorized, "invalid_client", 700024,
-		"Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s. Get a new token from your identity provider.",
-		now.UTC().Format(layout), from.UTC().Format(layout), exp.UTC().Format(layout))
+	return use.refuse(use.timeCode,
+		"%s is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s. Get a new token from your identity provider.",
+		use.noun, now.UTC().Format(layout), from.UTC().Format(layout), exp.UTC().Format(layout))
 }

@@ -19,7 +19,7 @@
 //     Directory.MemberOf gives every object's direct groups, for
 //     authorization snapshots.
 //   - Issuer: the Entra-shaped HTTP endpoints (OAuth 2.0 token endpoint with
-//     the client credentials and password grants, OpenID Connect metadata,
+//     the client credentials, password and jwt-bearer grants, OpenID Connect metadata,
 //     JWKS, instance and user realm discovery) and Verify, which turns a
 //     bearer token into a Principal (an application's service principal, or
 //     a user) or a refusal with a reason that is safe to show the caller.
@@ -34,6 +34,12 @@
 //     application's client assertion (assertion.go); the issuers' keys
 //     come from their discovery documents over https, cached per issuer
 //     (oidckeys.go).
+//   - People of a company identity provider: a user's identities
+//     (useridentity.go) name an issuer and the subject it gives the
+//     person, unique in the tenant through an index; the token endpoint's
+//     jwt-bearer grant (usergrant.go) signs the user in with such a token
+//     when the operator trusts the issuer (IssuerConfig.TrustedIssuers),
+//     verified as client assertions are.
 //   - Graph: the directory over HTTP in Microsoft Graph v1.0 paths and
 //     shapes (/v1.0/applications, servicePrincipals, users, groups and
 //     their members, federated identity credentials, directoryObjects),

@@ -89,26 +89,39 @@ func checkFederatedName(name string) error {
 	return nil
 }
 
-// checkFederationValue applies the rules every matched value shares: it is
-// compared exactly with a token's claim, so surrounding spaces or control
-// characters could only make it never match.
+// checkFederationValue applies the rules every matched value of a
+// federated identity credential shares (see checkExactClaim).
 func checkFederationValue(prop, v string) error {
+	return checkExactClaim("federated identity credential", prop, v)
+}
+
+// checkExactClaim applies the rules of a value compared exactly with a
+// token's claim (an issuer, a subject, an audience), for the kind of
+// object that holds it: surrounding spaces or control characters could
+// only make it never match.
+func checkExactClaim(kind, prop, v string) error {
 	switch {
 	case v == "":
-		return refusef(ErrInvalidInput, "A federated identity credential needs a non-empty '%s'.", prop)
+		return refusef(ErrInvalidInput, "A %s needs a non-empty '%s'.", kind, prop)
 	case utf8.RuneCountInString(v) > maxFederationValue:
-		return refusef(ErrInvalidInput, "The '%s' of a federated identity credential is at most %d characters long.", prop, maxFederationValue)
+		return refusef(ErrInvalidInput, "The '%s' of a %s is at most %d characters long.", prop, kind, maxFederationValue)
 	case !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) || strings.TrimSpace(v) != v:
-		return refusef(ErrInvalidInput, "The '%s' of a federated identity credential must be text without control characters or surrounding spaces: it is compared exactly with the token's claim.", prop)
+		return refusef(ErrInvalidInput, "The '%s' of a %s must be text without control characters or surrounding spaces: it is compared exactly with the token's claim.", prop, kind)
 	}
 	return nil
 }
 
-// checkFederationIssuer requires an https URL: the issuer's keys are
-// fetched from it, and a token is only as trustworthy as the channel its
-// keys came through.
+// checkFederationIssuer checks a federated identity credential's issuer
+// (see checkIssuerURL).
 func checkFederationIssuer(issuer string) error {
-	if err := checkFederationValue("issuer", issuer); err != nil {
+	return checkIssuerURL("federated identity credential", issuer)
+}
+
+// checkIssuerURL requires an https URL of an external OpenID Connect
+// issuer: its keys are fetched from it, and a token is only as
+// trustworthy as the channel its keys came through.
+func checkIssuerURL(kind, issuer string) error {
+	if err := checkExactClaim(kind, "issuer", issuer); err != nil {
 		return err
 	}
 	u, err := url.Parse(issuer)

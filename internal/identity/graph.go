@@ -129,7 +129,7 @@ func directoryError(err error) *graphError {
 	switch {
 	case errors.Is(err, ErrServicePrincipalExists), errors.Is(err, ErrFederatedCredentialExists):
 		return graphErrorf(http.StatusConflict, codeDuplicate, "%s", re.Message)
-	case errors.Is(err, ErrUserPrincipalNameExists), errors.Is(err, ErrMemberExists),
+	case errors.Is(err, ErrUserPrincipalNameExists), errors.Is(err, ErrUserIdentityExists), errors.Is(err, ErrMemberExists),
 		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrInvalidInput):
 		return graphErrorf(http.StatusBadRequest, codeBadRequest, "%s", re.Message)
 	case errors.Is(err, ErrTenantNotFound), errors.Is(err, ErrApplicationNotFound), errors.Is(err, ErrObjectNotFound),

@@ -87,6 +87,19 @@ func (env *graphEnv) ok(t *testing.T, status int, method, path string, body any)
 }
 
 // checkGraphError asserts Graph's error envelope.
+// checkRefused sends a request that must be refused with the Graph error
+// and must not write to the store.
+func (env *graphEnv) checkRefused(t *testing.T, method, path string, reqBody any, status int, code, mention string) *httptest.ResponseRecorder {
+	t.Helper()
+	before, _ := env.st.Revision(context.Background())
+	rec, body := env.call(t, method, path, reqBody)
+	checkGraphError(t, rec, body, status, code, mention)
+	if after, _ := env.st.Revision(context.Background()); after != before {
+		t.Error("a refused request wrote to the store")
+	}
+	return rec
+}
+
 func checkGraphError(t *testing.T, rec *httptest.ResponseRecorder, body map[string]any, status int, code, mention string) {
 	t.Helper()
 	e, _ := body["error"].(map[string]any)
@@ -449,17 +462,12 @@ func TestGraphRefusesBadInput(t *testing.T) {
 		{"unknown segment", "GET", "/v1.0/devices", nil, 400, "BadRequest", "'devices'"},
 		{"unknown navigation", "GET", "/v1.0/users/" + env.user.ID + "/memberOf", nil, 400, "BadRequest", "memberOf"},
 		{"unknown alternate key", "GET", "/v1.0/users(userPrincipalName='alice@contoso.com')", nil, 400, "BadRequest", "users("},
-		{"method not allowed", "PATCH", "/v1.0/users/" + env.user.ID, `{}`, 405, "Request_BadRequest", "GET or DELETE"},
+		{"method not allowed", "PATCH", "/v1.0/groups/" + env.user.ID, `{}`, 405, "Request_BadRequest", "GET or DELETE"},
 		{"oversized body", "POST", "/v1.0/groups", `{"displayName": "` + strings.Repeat("x", maxGraphBody) + `"}`, 413, "Request_BadRequest", "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _ := env.st.Revision(context.Background())
-			rec, body := env.call(t, tt.method, tt.path, tt.body)
-			checkGraphError(t, rec, body, tt.status, tt.code, tt.mention)
-			if after, _ := env.st.Revision(context.Background()); after != before {
-				t.Error("a refused request wrote to the store")
-			}
+			rec := env.checkRefused(t, tt.method, tt.path, tt.body, tt.status, tt.code, tt.mention)
 			if tt.status == 405 && rec.Header().Get("Allow") != "GET, DELETE" {
 				t.Errorf("Allow %q", rec.Header().Get("Allow"))
 			}

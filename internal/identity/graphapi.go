@@ -26,7 +26,7 @@ import (
 //	GET/DELETE /v1.0/servicePrincipals/{id}
 //	GET/DELETE /v1.0/servicePrincipals(appId='{appId}')
 //	POST/GET   /v1.0/users
-//	GET/DELETE /v1.0/users/{id or userPrincipalName}
+//	GET/PATCH/DELETE /v1.0/users/{id or userPrincipalName}  (PATCH: displayName, accountEnabled, identities)
 //	GET        /v1.0/me                                       (user tokens)
 //	POST/GET   /v1.0/groups
 //	GET/DELETE /v1.0/groups/{id}
@@ -64,6 +64,7 @@ func (g *Graph) routes() *http.ServeMux {
 	h("POST /v1.0/users", g.createUser)
 	h("GET /v1.0/users", g.listUsers)
 	h("GET /v1.0/users/{id}", g.getUser)
+	h("PATCH /v1.0/users/{id}", g.updateUser)
 	h("DELETE /v1.0/users/{id}", g.deleteUser)
 	h("GET /v1.0/me", g.getMe)
 
@@ -94,6 +95,7 @@ const (
 	entityGroup              = "microsoft.graph.group"
 	entityPasswordCredential = "microsoft.graph.passwordCredential"
 	entityPasswordProfile    = "microsoft.graph.passwordProfile"
+	entityObjectIdentity     = "microsoft.graph.objectIdentity"
 	entityReference          = "microsoft.graph.directoryObject reference"
 )
 
@@ -149,13 +151,14 @@ type servicePrincipalView struct {
 
 type userView struct {
 	annotations
-	ID                string    `json:"id"`
-	DisplayName       string    `json:"displayName"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	MailNickname      string    `json:"mailNickname"`
-	AccountEnabled    bool      `json:"accountEnabled"`
-	UserType          string    `json:"userType"`
-	CreatedDateTime   time.Time `json:"createdDateTime"`
+	ID                string           `json:"id"`
+	DisplayName       string           `json:"displayName"`
+	UserPrincipalName string           `json:"userPrincipalName"`
+	MailNickname      string           `json:"mailNickname"`
+	AccountEnabled    bool             `json:"accountEnabled"`
+	UserType          string           `json:"userType"`
+	CreatedDateTime   time.Time        `json:"createdDateTime"`
+	Identities        []ObjectIdentity `json:"identities"`
 }
 
 type groupView struct {
@@ -199,6 +202,7 @@ func viewUser(u User) *userView {
 	return &userView{
 		ID: u.ID, DisplayName: u.DisplayName, UserPrincipalName: u.UserPrincipalName, MailNickname: u.MailNickname,
 		AccountEnabled: u.AccountEnabled, UserType: "Member", CreatedDateTime: u.CreatedDateTime,
+		Identities: append([]ObjectIdentity{}, u.Identities...),
 	}
 }
 
@@ -444,14 +448,22 @@ func (g *Graph) deleteByAppID(w http.ResponseWriter, r *http.Request, c *call) e
 // --- users
 
 func (g *Graph) createUser(w http.ResponseWriter, r *http.Request, c *call) error {
-	obj, err := readObject(w, r, entityUser, "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile")
+	obj, err := readObject(w, r, entityUser, "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "identities")
 	if err != nil {
 		return err
 	}
-	if err := obj.required("user", "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"); err != nil {
+	var in UserInput
+	if in.Identities, _, err = obj.identities("identities"); err != nil {
 		return err
 	}
-	var in UserInput
+	required := []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"}
+	if len(in.Identities) > 0 {
+		// A user of a company identity provider needs no password.
+		required = required[:len(required)-1]
+	}
+	if err := obj.required("user", required...); err != nil {
+		return err
+	}
 	if in.AccountEnabled, _, err = obj.boolean("accountEnabled"); err != nil {
 		return err
 	}
@@ -464,31 +476,79 @@ func (g *Graph) createUser(w http.ResponseWriter, r *http.Request, c *call) erro
 	if in.UserPrincipalName, err = obj.str("userPrincipalName"); err != nil {
 		return err
 	}
-	pp, err := obj.object("passwordProfile", entityPasswordProfile, "password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa")
-	if err != nil {
+	if in.Password, err = passwordOf(obj); err != nil {
 		return err
-	}
-	if err := pp.required("passwordProfile", "password"); err != nil {
-		return err
-	}
-	if in.Password, err = pp.str("password"); err != nil {
-		return err
-	}
-	for _, p := range []string{"forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"} {
-		force, _, err := pp.boolean(p)
-		if err != nil {
-			return err
-		}
-		if force {
-			return graphErrorf(http.StatusBadRequest, codeBadRequest,
-				"Perimeter has no interactive sign-in in which to change a password: set passwordProfile.%s to false or leave it out.", p)
-		}
 	}
 	u, err := g.dir.CreateUser(r.Context(), c.tenant, in)
 	if err != nil {
 		return err
 	}
 	return writeEntity(w, r, http.StatusCreated, "users", viewUser(u))
+}
+
+// passwordOf reads a new user's passwordProfile: "" when absent.
+func passwordOf(obj jsonObject) (string, error) {
+	pp, err := obj.object("passwordProfile", entityPasswordProfile, "password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa")
+	if err != nil || pp == nil {
+		return "", err
+	}
+	if err := pp.required("passwordProfile", "password"); err != nil {
+		return "", err
+	}
+	password, err := pp.str("password")
+	if err != nil {
+		return "", err
+	}
+	for _, p := range []string{"forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"} {
+		force, _, err := pp.boolean(p)
+		if err != nil {
+			return "", err
+		}
+		if force {
+			return "", graphErrorf(http.StatusBadRequest, codeBadRequest,
+				"Perimeter has no interactive sign-in in which to change a password: set passwordProfile.%s to false or leave it out.", p)
+		}
+	}
+	return password, nil
+}
+
+// identities reads a collection of objectIdentity, each checked like
+// readObject; present is false when absent or null.
+func (o jsonObject) identities(name string) (ids []ObjectIdentity, present bool, err error) {
+	raw, ok := o[name]
+	if !ok || string(raw) == "null" {
+		return nil, false, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, true, graphErrorf(http.StatusBadRequest, codeBadRequest,
+			"Invalid value for property '%s': expected an array of objects of type '%s' ({\"signInType\": \"federated\", \"issuer\": \"https://...\", \"issuerAssignedId\": \"...\"}).", name, entityObjectIdentity)
+	}
+	ids = make([]ObjectIdentity, 0, len(items))
+	for _, item := range items {
+		obj, err := jsonObject{name: item}.object(name, entityObjectIdentity, "signInType", "issuer", "issuerAssignedId")
+		if err != nil {
+			return nil, true, err
+		}
+		if obj == nil {
+			return nil, true, graphErrorf(http.StatusBadRequest, codeBadRequest, "Invalid value for property '%s': an identity cannot be null.", name)
+		}
+		if err := obj.required("identity", "signInType", "issuer", "issuerAssignedId"); err != nil {
+			return nil, true, err
+		}
+		var id ObjectIdentity
+		if id.SignInType, err = obj.str("signInType"); err != nil {
+			return nil, true, err
+		}
+		if id.Issuer, err = obj.str("issuer"); err != nil {
+			return nil, true, err
+		}
+		if id.IssuerAssignedID, err = obj.str("issuerAssignedId"); err != nil {
+			return nil, true, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, true, nil
 }
 
 func (g *Graph) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -511,6 +571,37 @@ func (g *Graph) getUser(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	return writeEntity(w, r, http.StatusOK, "users", viewUser(u))
+}
+
+// updateUser is PATCH /v1.0/users/{id}: Graph answers 204 without a body.
+func (g *Graph) updateUser(w http.ResponseWriter, r *http.Request, c *call) error {
+	obj, err := readObject(w, r, entityUser, "accountEnabled", "displayName", "identities")
+	if err != nil {
+		return err
+	}
+	var patch UserPatch
+	if enabled, present, err := obj.boolean("accountEnabled"); err != nil {
+		return err
+	} else if present {
+		patch.AccountEnabled = &enabled
+	}
+	if _, present := obj["displayName"]; present {
+		name, err := obj.str("displayName")
+		if err != nil {
+			return err
+		}
+		patch.DisplayName = &name
+	}
+	if ids, present, err := obj.identities("identities"); err != nil {
+		return err
+	} else if present {
+		patch.Identities = &ids
+	}
+	if _, err := g.dir.UpdateUser(r.Context(), c.tenant, r.PathValue("id"), patch); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (g *Graph) deleteUser(w http.ResponseWriter, r *http.Request, c *call) error {

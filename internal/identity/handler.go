@@ -92,7 +92,8 @@ const AzureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 
 // serveToken is the token endpoint: the OAuth 2.0 client credentials grant
 // (RFC 6749 §4.4) and resource owner password credentials grant (§4.3), as
-// Entra's v2.0 endpoint implements them.
+// Entra's v2.0 endpoint implements them, and the JWT bearer grant (RFC
+// 7523 §2.1) for users of a trusted identity provider (usergrant.go).
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return newSTSError(http.StatusMethodNotAllowed, "invalid_request", 900561,
@@ -119,11 +120,13 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) error {
 		resp, err = i.clientCredentialsGrant(r, tenantID, form)
 	case "password":
 		resp, err = i.passwordGrant(r, tenantID, form)
+	case grantTypeJWTBearer:
+		resp, err = i.jwtBearerGrant(r, tenantID, form)
 	case "":
 		return missingParameterError("grant_type")
 	default:
 		return newSTSError(http.StatusBadRequest, "unsupported_grant_type", 70003,
-			"The app requested an unsupported grant type '%s'. Perimeter supports 'client_credentials' and 'password'.", clip(gt))
+			"The app requested an unsupported grant type '%s'. Perimeter supports 'client_credentials', 'password' and '%s'.", clip(gt), grantTypeJWTBearer)
 	}
 	if err != nil {
 		return err
@@ -204,18 +207,9 @@ func (i *Issuer) verifyClientSecret(r *http.Request, tenantID, clientID, secret 
 // through a client: the Azure CLI's public client id, or an application of
 // the tenant (public, or authenticated when it sends its secret).
 func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values) (tokenResponse, error) {
-	if form.Has("client_assertion") {
-		// Ignoring it would sign the user in through a client that did
-		// not authenticate the way it meant to.
-		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_request", 0,
-			"Perimeter accepts client assertions (workload identity federation) in the client credentials grant only; a user signs in through a public client or with the client's secret.")
-	}
-	clientID, secret, usedBasic, err := clientAuth(r, form)
+	client, err := i.userClient(r, tenantID, form)
 	if err != nil {
 		return tokenResponse{}, err
-	}
-	if clientID == "" {
-		return tokenResponse{}, missingParameterError("client_id")
 	}
 	username, password := form.Get("username"), form.Get("password")
 	if username == "" {
@@ -228,34 +222,9 @@ func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values
 	if err != nil {
 		return tokenResponse{}, err
 	}
-
-	clientAuthenticated := false
-	switch {
-	case strings.EqualFold(clientID, AzureCLIClientID):
-		if secret != "" {
-			return tokenResponse{}, newSTSError(http.StatusUnauthorized, "invalid_client", 700025,
-				"Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
-		}
-		clientID = AzureCLIClientID
-	case secret != "":
-		app, err := i.verifyClientSecret(r, tenantID, clientID, secret, usedBasic)
-		if err != nil {
-			return tokenResponse{}, err
-		}
-		clientID, clientAuthenticated = app.AppID, true
-	default:
-		app, err := i.dir.Application(r.Context(), tenantID, clientID)
-		if errors.Is(err, ErrApplicationNotFound) {
-			return tokenResponse{}, newSTSError(http.StatusBadRequest, "unauthorized_client", 700016,
-				"Application with identifier '%s' was not found in the directory '%s'. Use the client id of an application in this tenant, or the Azure CLI's (%s).",
-				clip(clientID), tenantID, AzureCLIClientID)
-		}
-		if err != nil {
-			return tokenResponse{}, err
-		}
-		clientID = app.AppID
+	if err := client.authenticate(i, r, tenantID); err != nil {
+		return tokenResponse{}, err
 	}
-
 	user, err := i.dir.VerifyUserPassword(r.Context(), tenantID, username, password)
 	switch {
 	case errors.Is(err, ErrInvalidUserCredentials):
@@ -263,16 +232,87 @@ func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values
 		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50126,
 			"Error validating credentials due to invalid username or password.")
 	case errors.Is(err, ErrUserDisabled):
-		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50057,
-			"The user account is disabled. An administrator can enable it (accountEnabled).")
+		return tokenResponse{}, userDisabledError()
 	case err != nil:
 		return tokenResponse{}, err
 	}
-	audience, err := audienceOf(scope.resource, tenantID)
+	return i.userTokenResponse(user, client, scope)
+}
+
+func userDisabledError() *stsError {
+	return newSTSError(http.StatusBadRequest, "invalid_grant", 50057,
+		"The user account is disabled. An administrator can enable it (accountEnabled).")
+}
+
+// userClient is the client a user signs in through.
+type userClient struct {
+	id     string
+	secret string
+	basic  bool
+	// authenticated is set by authenticate when the client proved itself
+	// with its secret.
+	authenticated bool
+}
+
+// userClient reads the client of a user sign-in (password or jwt-bearer
+// grant). A client assertion is refused: ignoring it would sign the user
+// in through a client that did not authenticate the way it meant to.
+func (i *Issuer) userClient(r *http.Request, tenantID string, form url.Values) (*userClient, error) {
+	if form.Has("client_assertion") {
+		return nil, newSTSError(http.StatusBadRequest, "invalid_request", 0,
+			"Perimeter accepts client assertions (workload identity federation) in the client credentials grant only; a user signs in through a public client or with the client's secret.")
+	}
+	clientID, secret, usedBasic, err := clientAuth(r, form)
+	if err != nil {
+		return nil, err
+	}
+	if clientID == "" {
+		return nil, missingParameterError("client_id")
+	}
+	return &userClient{id: clientID, secret: secret, basic: usedBasic}, nil
+}
+
+// authenticate checks the client: the Azure CLI's public client id, an
+// application of the tenant with its secret, or a public application of
+// the tenant. It sets the client's canonical id.
+func (c *userClient) authenticate(i *Issuer, r *http.Request, tenantID string) error {
+	switch {
+	case strings.EqualFold(c.id, AzureCLIClientID):
+		if c.secret != "" {
+			return newSTSError(http.StatusUnauthorized, "invalid_client", 700025,
+				"Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+		}
+		c.id = AzureCLIClientID
+	case c.secret != "":
+		app, err := i.verifyClientSecret(r, tenantID, c.id, c.secret, c.basic)
+		if err != nil {
+			return err
+		}
+		c.id, c.authenticated = app.AppID, true
+	default:
+		app, err := i.dir.Application(r.Context(), tenantID, c.id)
+		if errors.Is(err, ErrApplicationNotFound) {
+			return newSTSError(http.StatusBadRequest, "unauthorized_client", 700016,
+				"Application with identifier '%s' was not found in the directory '%s'. Use the client id of an application in this tenant, or the Azure CLI's (%s).",
+				clip(c.id), tenantID, AzureCLIClientID)
+		}
+		if err != nil {
+			return err
+		}
+		c.id = app.AppID
+	}
+	return nil
+}
+
+// userTokenResponse issues a signed-in user's token for the scope through
+// the authenticated client, with client_info and, for "openid", an ID
+// token, as MSAL public clients expect.
+func (i *Issuer) userTokenResponse(user User, client *userClient, scope userScope) (tokenResponse, error) {
+	audience, err := audienceOf(scope.resource, user.TenantID)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	tok, err := i.IssueUserToken(user, clientID, audience, clientAuthenticated)
+	tok, err := i.IssueUserToken(user, client.id, audience, client.authenticated)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -282,7 +322,7 @@ func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values
 	}
 	resp := tokenResponse{AccessToken: tok.Token, Scope: scope.granted, ClientInfo: base64.RawURLEncoding.EncodeToString(info)}
 	if scope.openID {
-		if resp.IDToken, err = i.issueIDToken(user, clientID); err != nil {
+		if resp.IDToken, err = i.issueIDToken(user, client.id); err != nil {
 			return tokenResponse{}, err
 		}
 	}

@@ -48,6 +48,11 @@ type IssuerConfig struct {
 	// system's root CAs. Whatever the client, only https URLs are fetched
 	// (redirects included), within 10 seconds and 256 KiB per answer.
 	FederationClient *http.Client
+	// TrustedIssuers are the external OpenID Connect issuers whose tokens
+	// users sign in with (the jwt-bearer grant, usergrant.go); they must
+	// pass CheckTrustedIssuers. Nil trusts none: users sign in with their
+	// password only.
+	TrustedIssuers []TrustedIssuer
 }
 
 // Issuer issues and verifies tokens. It is safe for concurrent use.
@@ -60,15 +65,22 @@ type Issuer struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	// oidc caches the keys of external issuers (workload identity
-	// federation).
+	// federation, users' identity providers).
 	oidc *oidcKeys
+	// trustedIssuers are the issuers of users' sign-in tokens, by issuer.
+	// Read-only after NewIssuer.
+	trustedIssuers map[string]TrustedIssuer
 }
 
 // NewIssuer returns an Issuer. It panics if Directory, Key or BaseURL is
-// nil: that is a wiring mistake, not a runtime condition.
+// nil, or if TrustedIssuers fail CheckTrustedIssuers: that is a wiring
+// mistake (configuration is validated before), not a runtime condition.
 func NewIssuer(cfg IssuerConfig) *Issuer {
 	if cfg.Directory == nil || cfg.Key == nil || cfg.BaseURL == nil {
 		panic("identity: NewIssuer needs Directory, Key and BaseURL")
+	}
+	if err := CheckTrustedIssuers(cfg.TrustedIssuers); err != nil {
+		panic("identity: NewIssuer: " + err.Error())
 	}
 	i := &Issuer{
 		dir:      cfg.Directory,
@@ -88,6 +100,10 @@ func NewIssuer(cfg IssuerConfig) *Issuer {
 		i.lifetime = DefaultTokenLifetime
 	}
 	i.oidc = newOIDCKeys(cfg.FederationClient, i.now)
+	i.trustedIssuers = make(map[string]TrustedIssuer, len(cfg.TrustedIssuers))
+	for _, t := range cfg.TrustedIssuers {
+		i.trustedIssuers[t.Issuer] = t
+	}
 	i.mux = i.routes()
 	return i
 }

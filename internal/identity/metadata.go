@@ -44,7 +44,7 @@ func (i *Issuer) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 		TokenEndpoint:                     tenantBase + "/oauth2/v2.0/token",
 		JWKSURI:                           tenantBase + "/discovery/v2.0/keys",
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
-		GrantTypesSupported:               []string{"client_credentials", "password"},
+		GrantTypesSupported:               []string{"client_credentials", "password", grantTypeJWTBearer},
 		SubjectTypesSupported:             []string{"pairwise"},
 		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
 		ClaimsSupported: []string{"aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub",

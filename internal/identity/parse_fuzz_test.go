@@ -83,7 +83,7 @@ func FuzzReadAssertion(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		a, err := readAssertion(raw)
+		a, err := readAssertion(raw, asUserGrant)
 		if err != nil {
 			return
 		}

@@ -32,6 +32,9 @@ type User struct {
 	MailNickname      string    `json:"mailNickname"`
 	AccountEnabled    bool      `json:"accountEnabled"`
 	CreatedDateTime   time.Time `json:"createdDateTime"`
+	// Identities are the company identity providers' identities the user
+	// signs in with (useridentity.go); none for a password-only user.
+	Identities []ObjectIdentity `json:"identities,omitempty"`
 }
 
 // UserInput is a new user, as POST /v1.0/users takes it.
@@ -44,14 +47,19 @@ type UserInput struct {
 	MailNickname string
 	// Password must meet the password policy (8 to 256 characters, three
 	// of: lower-case, upper-case, digits, symbols). Only a salted hash of
-	// it is stored.
+	// it is stored. Empty is allowed only with Identities: such a user
+	// signs in through a company identity provider only.
 	Password string
 	// AccountEnabled false (the zero value) creates a user who cannot sign
 	// in until enabled.
 	AccountEnabled bool
+	// Identities are federated identities (issuer and subject) the user
+	// signs in with; each is the user's alone.
+	Identities []ObjectIdentity
 }
 
-// userDoc is the stored body: the User plus the hash of its password.
+// userDoc is the stored body: the User plus the hash of its password
+// (the zero value for a user without one, which matches no password).
 type userDoc struct {
 	User
 	PasswordHash passwordHash `json:"passwordHash"`
@@ -86,12 +94,18 @@ func (d *Directory) CreateUser(ctx context.Context, tenantID string, in UserInpu
 	if err := checkMailNickname("user", in.MailNickname); err != nil {
 		return User{}, err
 	}
-	if err := checkPassword(in.Password); err != nil {
-		return User{}, err
-	}
-	hash, err := hashPassword(in.Password, d.passwordIterations)
+	ids, err := checkUserIdentities(in.Identities)
 	if err != nil {
 		return User{}, err
+	}
+	var hash passwordHash
+	if in.Password != "" || len(ids) == 0 {
+		if err := checkPassword(in.Password); err != nil {
+			return User{}, err
+		}
+		if hash, err = hashPassword(in.Password, d.passwordIterations); err != nil {
+			return User{}, err
+		}
 	}
 	u := User{
 		ID:                newGUID(),
@@ -100,8 +114,13 @@ func (d *Directory) CreateUser(ctx context.Context, tenantID string, in UserInpu
 		MailNickname:      in.MailNickname,
 		AccountEnabled:    in.AccountEnabled,
 		CreatedDateTime:   d.now().UTC(),
+		Identities:        ids,
 	}
 	put, err := putObject(tenant.ID, u.ID, TypeUser, userDoc{User: u, PasswordHash: hash}, store.Precondition{IfNoneMatch: "*"})
+	if err != nil {
+		return User{}, err
+	}
+	idPuts, err := identityIndexPuts(tenant.ID, u.ID, ids)
 	if err != nil {
 		return User{}, err
 	}
@@ -109,17 +128,21 @@ func (d *Directory) CreateUser(ctx context.Context, tenantID string, in UserInpu
 	if err != nil {
 		return User{}, fmt.Errorf("identity: encode userPrincipalName index: %w", err)
 	}
-	_, err = d.st.Apply(ctx,
+	ops := append([]store.Op{
 		tenantExists(tenant.ID),
 		put,
-		store.Op{Put: &store.Document{
+		{Put: &store.Document{
 			ID: upnDocID(tenant.ID, upn), Type: typeUserPrincipalName, Parent: tenantDocID(tenant.ID), Body: index,
 		}, If: store.Precondition{IfNoneMatch: "*"}},
-	)
+	}, idPuts...)
+	_, err = d.st.Apply(ctx, ops...)
 	if errors.Is(err, store.ErrPreconditionFailed) {
 		if _, err := d.st.Get(ctx, upnDocID(tenant.ID, upn)); err == nil {
 			return User{}, refusef(ErrUserPrincipalNameExists,
 				"Another object with the same value for property userPrincipalName already exists: '%s' is taken (names are compared regardless of case). Choose another userPrincipalName.", upn)
+		}
+		if taken := d.identityTaken(ctx, tenant.ID, u.ID, ids); taken != nil {
+			return User{}, taken
 		}
 		return User{}, refusef(ErrTenantNotFound, "Tenant '%s' does not exist.", tenant.ID)
 	}
@@ -159,7 +182,8 @@ func (d *Directory) Users(ctx context.Context, tenantID string) ([]User, error) 
 }
 
 // DeleteUser deletes the user (by object id or userPrincipalName), its
-// userPrincipalName index entry and its group memberships, in one write.
+// userPrincipalName and identity index entries and its group memberships,
+// in one write.
 // Tokens already issued to the user stay valid until they expire, as in
 // Entra.
 func (d *Directory) DeleteUser(ctx context.Context, tenantID, idOrUPN string) error {
@@ -172,7 +196,7 @@ func (d *Directory) DeleteUser(ctx context.Context, tenantID, idOrUPN string) er
 		if err != nil {
 			return nil, err
 		}
-		return []store.Op{{Delete: upnDocID(tid, u.UserPrincipalName)}}, nil
+		return append([]store.Op{{Delete: upnDocID(tid, u.UserPrincipalName)}}, identityIndexDeletes(tid, u.Identities)...), nil
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func TestCreateUser(t *testing.T) {
 	}
 	want := User{TenantID: env.tenant, ID: u.ID, DisplayName: "Alice Example", UserPrincipalName: "alice@contoso.com",
 		MailNickname: "alice", AccountEnabled: true, CreatedDateTime: env.clock.Now()}
-	if u != want {
+	if !reflect.DeepEqual(u, want) {
 		t.Errorf("user %+v\nwant %+v", u, want)
 	}
 	doc, err := env.st.Get(ctx, "/tenants/"+env.tenant+"/directoryObjects/"+u.ID)
@@ -35,7 +36,7 @@ func TestCreateUser(t *testing.T) {
 		t.Fatalf("user document: %+v %v", doc, err)
 	}
 	for _, lookup := range []string{u.ID, strings.ToUpper(u.ID), "alice@contoso.com", "ALICE@Contoso.COM"} {
-		if got, err := env.dir.User(ctx, env.tenant, lookup); err != nil || got != u {
+		if got, err := env.dir.User(ctx, env.tenant, lookup); err != nil || !reflect.DeepEqual(got, u) {
 			t.Errorf("User(%q) = %+v, %v", lookup, got, err)
 		}
 	}
@@ -161,7 +162,7 @@ func TestVerifyUserPassword(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
-			if tt.wantErr == nil && got != u {
+			if tt.wantErr == nil && !reflect.DeepEqual(got, u) {
 				t.Errorf("user %+v, want %+v", got, u)
 			}
 		})

@@ -75,6 +75,12 @@ type Config struct {
 	// normally may not (identity.FederationTransport): an identity
 	// provider on the same machine, say. Empty allows none of them.
 	OIDCAllowCIDRs []netip.Prefix
+	// TrustedIssuers are the external OpenID Connect issuers (a company's
+	// identity provider) whose tokens users sign in with, each with the
+	// audience those tokens must carry. Empty trusts none: users sign in
+	// with passwords only. Only these issuers are ever contacted for user
+	// sign-in, whatever users' identities name.
+	TrustedIssuers []identity.TrustedIssuer
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -100,6 +106,9 @@ func (c *Config) validate() error {
 		if _, err := netip.ParseAddrPort(addr); err != nil && !strings.HasPrefix(addr, "localhost:") {
 			return fmt.Errorf("%s %q is not host:port with an IP address (port 0 picks a free port)", name, addr)
 		}
+	}
+	if err := identity.CheckTrustedIssuers(c.TrustedIssuers); err != nil {
+		return fmt.Errorf("--trusted-issuer: %w", err)
 	}
 	if c.BaseDomain == "" {
 		c.BaseDomain = DefaultBaseDomain

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/perimeterhq/perimeter/internal/identity"
 )
 
 // TestFederationClient: --oidc-ca-file adds a CA the client then trusts;
@@ -51,5 +53,25 @@ func TestFederationClient(t *testing.T) {
 		if _, err := (&Config{OIDCCAFile: f}).federationClient(); err == nil || !strings.Contains(err.Error(), "--oidc-ca-file") {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// TestTrustedIssuersValidated: a bad --trusted-issuer configuration stops
+// the start, naming the flag.
+func TestTrustedIssuersValidated(t *testing.T) {
+	for _, ts := range [][]identity.TrustedIssuer{
+		{{Issuer: "http://idp.example", Audience: "a"}},
+		{{Issuer: "https://idp.example", Audience: ""}},
+		{{Issuer: "https://idp.example", Audience: "a"}, {Issuer: "https://idp.example", Audience: "b"}},
+	} {
+		c := Config{DataDir: t.TempDir(), ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0", TrustedIssuers: ts}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--trusted-issuer") {
+			t.Errorf("%+v: %v", ts, err)
+		}
+	}
+	c := Config{DataDir: t.TempDir(), ARMAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", EgressAddr: "127.0.0.1:0",
+		TrustedIssuers: []identity.TrustedIssuer{{Issuer: "https://idp.example", Audience: "a"}}}
+	if err := c.validate(); err != nil {
+		t.Errorf("a good configuration: %v", err)
 	}
 }

@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var baseURL atomic.Value
 	baseURL.Store(armURL)
 	issuer := identity.NewIssuer(identity.IssuerConfig{Directory: dir, Key: key, BaseURL: func() string { return baseURL.Load().(string) },
-		Logger: log, FederationClient: federation})
+		Logger: log, FederationClient: federation, TrustedIssuers: cfg.TrustedIssuers})
 
 	// Both planes decide with a snapshot compiled from the store (network
 	// rules, deployments, role assignments), recompiled on every change.

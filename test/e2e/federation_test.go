@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ type oidcIssuer struct {
 	issuer string
 	caFile string
 	key    *rsa.PrivateKey
+	// requests counts what Perimeter asked it.
+	requests atomic.Int32
 }
 
 func startOIDCIssuer(t *testing.T) *oidcIssuer {
@@ -42,6 +45,7 @@ func startOIDCIssuer(t *testing.T) *oidcIssuer {
 	}
 	idp := &oidcIssuer{key: key}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		idp.requests.Add(1)
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
 			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": idp.issuer, "jwks_uri": idp.issuer + "/keys"})
@@ -67,9 +71,15 @@ func startOIDCIssuer(t *testing.T) *oidcIssuer {
 // token is the identity provider's token for subject, as a workload
 // (a CI job, a Kubernetes service account) would be handed.
 func (idp *oidcIssuer) token(subject string) (string, error) {
+	return idp.tokenFor(subject, "api://AzureADTokenExchange")
+}
+
+// tokenFor is the identity provider's token for subject addressed to
+// audience (a person's ID token names the client it was issued to).
+func (idp *oidcIssuer) tokenFor(subject, audience string) (string, error) {
 	now := time.Now()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": idp.issuer, "sub": subject, "aud": "api://AzureADTokenExchange",
+		"iss": idp.issuer, "sub": subject, "aud": audience,
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 	})
 	tok.Header["kid"] = "k1"

@@ -24,6 +24,13 @@ type Permissions interface {
 	// strictly below scope. A list the caller may not read as a whole is
 	// then filtered item by item instead of refused.
 	HoldsBelow(scope string) bool
+	// MayEver reports whether some role assignment of the caller at
+	// a.Scope or above it (or, with within, anywhere beneath a.Scope too)
+	// has a role whose actions include a.Action, whatever the conditions
+	// of the role or the assignment would decide. Kinds that decide their
+	// own access only with the body (BodyAuthorizer) need it before the
+	// body is read.
+	MayEver(a Access, within bool) bool
 }
 
 // Access is one operation as RBAC sees it.
@@ -63,16 +70,37 @@ type AccessChecker interface {
 // BodyAuthorizer is implemented by AccessCheckers whose write's or
 // delete's own action needs the body to be decided: a role assignment's
 // conditions read the role it names; a custom role's action applies at
-// the scopes it lists. Only Accesses decides for them.
+// the scopes it lists. Accesses decides for them; before the body is read
+// the caller must only be one who might ever be allowed (Permissions.MayEver),
+// so that a caller who never could learns nothing from validation (whether
+// a role, a principal or a scope exists) and is refused as any other
+// request is.
 type BodyAuthorizer interface {
-	OwnAccessNeedsBody() bool
+	OwnAccess() BodyAccess
 }
 
-// defersOwnAccess reports whether the kind's writes and deletes have their
-// own action decided by Accesses alone.
-func defersOwnAccess(k Kind) bool {
+// BodyAccess says how a BodyAuthorizer's own action is decided.
+type BodyAccess struct {
+	// BelowScope: the action applies at scopes at or beneath the one the
+	// resource is created under (a custom role's assignable scopes), not
+	// at the resource, so the check before the body counts the caller's
+	// grants there too.
+	BelowScope bool
+	// BeforePrepare: Accesses can be decided from the body as sent, so a
+	// write's accesses are checked before the kind's Preparer as well as
+	// after, and validation that reads other resources (the role's
+	// assignments) answers only callers allowed to make the write.
+	BeforePrepare bool
+}
+
+// bodyAccess returns how the kind's writes and deletes have their own
+// action decided; false when the request's action decides as usual.
+func bodyAccess(k Kind) (BodyAccess, bool) {
 	b, ok := k.(BodyAuthorizer)
-	return ok && b.OwnAccessNeedsBody()
+	if !ok {
+		return BodyAccess{}, false
+	}
+	return b.OwnAccess(), true
 }
 
 // Authorization failures, as ARM words them.
@@ -172,9 +200,18 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 	if !needed {
 		return false, nil
 	}
-	if defersOwnAccess(t.kind.kind) && t.action == "" && !t.list &&
+	if ba, ok := bodyAccess(t.kind.kind); ok && t.action == "" && !t.list &&
 		(req.HTTP.Method == http.MethodPut || req.HTTP.Method == http.MethodPatch || req.HTTP.Method == http.MethodDelete) {
-		return false, nil // checkAccesses decides, with the body in hand
+		// checkAccesses decides, with the body in hand; until then the
+		// caller must be one who might ever be allowed.
+		early := a
+		if ba.BelowScope {
+			early.Scope = orSlash(FormatID(t.elems[:len(t.elems)-1]))
+		}
+		if req.perms.MayEver(early, ba.BelowScope) {
+			return false, nil
+		}
+		return false, denied(req.Caller, a)
 	}
 	switch {
 	case req.perms.Allows(a):

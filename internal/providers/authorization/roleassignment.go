@@ -192,9 +192,10 @@ func roleGUIDOf(p assignmentProps) string {
 	return g
 }
 
-// OwnAccessNeedsBody: delegation conditions read the role the assignment
-// names.
-func (*roleAssignments) OwnAccessNeedsBody() bool { return true }
+// OwnAccess: delegation conditions read the role the assignment names
+// and the principal, which Prepare normalises; the action applies at the
+// assignment's scope.
+func (*roleAssignments) OwnAccess() arm.BodyAccess { return arm.BodyAccess{} }
 
 var _ arm.BodyAuthorizer = (*roleAssignments)(nil)
 

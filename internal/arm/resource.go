@@ -533,8 +533,9 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	if err := s.checkAccesses(ctx, "delete", req, old, nil); err != nil {
 		return err
 	}
+	d := &Delete{Request: req, Old: old}
 	if c, ok := t.kind.kind.(DeleteChecker); ok {
-		if err := c.CheckDelete(ctx, &Delete{Request: req, Old: old}); err != nil {
+		if err := c.CheckDelete(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -561,7 +562,7 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	if err != nil {
 		return err
 	}
-	ops := []store.Op{{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}}}
+	ops := append([]store.Op{{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}}}, d.Ops...)
 	var op *Operation
 	if spec.AsyncDelete {
 		op = s.newOperation(req, old, opDelete)

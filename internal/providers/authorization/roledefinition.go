@@ -117,22 +117,22 @@ func CustomRoles(ctx context.Context, st store.Store) ([]authz.RoleDefinition, e
 	return out, nil
 }
 
-// findRole returns the built-in or custom role with the GUID, or a 400
-// naming it.
-func findRole(ctx context.Context, st store.Store, guid string) (authz.RoleDefinition, error) {
+// findRole returns the built-in or custom role with the GUID, and the
+// stored custom role (nil for a built-in), or a 400 naming the GUID.
+func findRole(ctx context.Context, st store.Store, guid string) (authz.RoleDefinition, *customRole, error) {
 	if def, ok := authz.BuiltInRole(guid); ok {
-		return def, nil
+		return def, nil, nil
 	}
-	customs, err := CustomRoles(ctx, st)
+	customs, err := customRoles(ctx, st)
 	if err != nil {
-		return authz.RoleDefinition{}, err
+		return authz.RoleDefinition{}, nil, err
 	}
-	for _, def := range customs {
-		if strings.EqualFold(def.Name, guid) {
-			return def, nil
+	for i, c := range customs {
+		if c.def.Name == guid {
+			return c.def, &customs[i], nil
 		}
 	}
-	return authz.RoleDefinition{}, badRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist. List the roles with GET {scope}/providers/Microsoft.Authorization/roleDefinitions.", guid)
+	return authz.RoleDefinition{}, nil, badRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist. List the roles with GET {scope}/providers/Microsoft.Authorization/roleDefinitions.", guid)
 }
 
 func (k *roleDefinitions) Prepare(ctx context.Context, w *arm.Write) error {
@@ -308,6 +308,9 @@ func (k *roleDefinitions) checkUniqueGUID(ctx context.Context, w *arm.Write, gui
 		if !strings.EqualFold(key.RoleDefinition, w.New.ID) {
 			return sameIDExists(guid, key.RoleDefinition)
 		}
+		// New assignments of the role touch the key: one made after the
+		// role's assignments are read below fails this write.
+		w.Ops = append(w.Ops, store.Op{Check: doc.ID, If: store.Precondition{IfMatch: doc.ETag}})
 		return nil
 	case !errors.Is(err, store.ErrNotFound):
 		return err
@@ -317,6 +320,26 @@ func (k *roleDefinitions) checkUniqueGUID(ctx context.Context, w *arm.Write, gui
 		return err
 	}
 	w.Ops = append(w.Ops, store.Op{Put: &store.Document{ID: guidKeyID(guid), Type: guidKeyType, Body: body}, If: store.Precondition{IfNoneMatch: "*"}})
+	return nil
+}
+
+// pinRole makes a new assignment of a custom role depend on the role as
+// it was read: the role's document must be unchanged when the assignment
+// commits, and the GUID's key is rewritten so that an update or delete of
+// the role that read its assignments before this one commits fails.
+// Together they keep an assignment from landing outside the role's
+// assignable scopes, or outliving the role, through a race.
+func pinRole(ctx context.Context, st store.Store, w *arm.Write, c *customRole) error {
+	w.Ops = append(w.Ops, store.Op{Check: c.res.ID, If: store.Precondition{IfMatch: c.res.ETag}})
+	key, err := st.Get(ctx, guidKeyID(c.def.Name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // stored before keys existed; its next update adds one
+	} else if err != nil {
+		return err
+	}
+	touched := key
+	touched.ETag = ""
+	w.Ops = append(w.Ops, store.Op{Put: &touched, If: store.Precondition{IfMatch: key.ETag}})
 	return nil
 }
 
@@ -337,9 +360,15 @@ func (k *roleDefinitions) Cleanup(ctx context.Context, r *arm.Resource, _ string
 	return []store.Op{{Delete: id, If: store.Precondition{IfMatch: doc.ETag}}}, nil
 }
 
-// CheckDelete refuses to delete a role that is still assigned.
+// CheckDelete refuses to delete a role that is still assigned, and keeps
+// an assignment made meanwhile from being left behind.
 func (k *roleDefinitions) CheckDelete(ctx context.Context, d *arm.Delete) error {
 	guid := strings.ToLower(d.Old.Name)
+	if key, err := k.srv.Store().Get(ctx, guidKeyID(guid)); err == nil {
+		d.Ops = append(d.Ops, store.Op{Check: key.ID, If: store.Precondition{IfMatch: key.ETag}})
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	all, err := storedAssignments(ctx, k.srv.Store())
 	if err != nil {
 		return err

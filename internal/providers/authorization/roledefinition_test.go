@@ -1,8 +1,10 @@
 package authorization_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
@@ -203,4 +205,41 @@ func TestRoleWritesRefusedBeforeValidation(t *testing.T) {
 	// Nothing changed.
 	e.Must(http.StatusOK, http.MethodGet, assignmentAt(subScope, "80000000-0000-0000-0000-000000000002"), nil)
 	e.Must(http.StatusOK, http.MethodGet, definitionAt(subScope, r), nil)
+}
+
+// Narrowing a role while it is being assigned never leaves an assignment
+// outside the role's assignable scopes: whichever commits second fails.
+func TestRoleDefinitionNarrowingRacesAssignments(t *testing.T) {
+	e := newEnv(t)
+	subScope := "/subscriptions/" + sub
+	for i := range 12 {
+		r := fmt.Sprintf("62000000-0000-0000-0000-%012d", i)
+		name := fmt.Sprintf("Race %d", i)
+		e.Must(http.StatusCreated, http.MethodPut, definitionAt(subScope, r), customRole(name, []string{subScope}, "*/read"))
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			e.Do(http.MethodPut, definitionAt(subScope, r), customRole(name, []string{rg("rg1")}, "*/read"))
+		})
+		for j, p := range []string{reader, dev, team} {
+			wg.Go(func() {
+				e.Do(http.MethodPut, assignmentAt(rg("rg2"), fmt.Sprintf("62%06d-0000-0000-0000-%012d", i, j)), assignment(r, p))
+			})
+		}
+		wg.Wait()
+		def := e.Must(http.StatusOK, http.MethodGet, definitionAt(subScope, r), nil).JSON(t)
+		var scopes []string
+		for _, s := range def["properties"].(map[string]any)["assignableScopes"].([]any) {
+			scopes = append(scopes, s.(string))
+		}
+		list := e.Must(http.StatusOK, http.MethodGet, rg("rg2")+"/providers/Microsoft.Authorization/roleAssignments"+api, nil).JSON(t)["value"].([]any)
+		for _, v := range list {
+			props := v.(map[string]any)["properties"].(map[string]any)
+			if !strings.HasSuffix(props["roleDefinitionId"].(string), r) {
+				continue
+			}
+			if !authz.AssignableAt(authz.RoleDefinition{AssignableScopes: scopes}, props["scope"].(string)) {
+				t.Fatalf("round %d: assignment at %s outlived the role's narrowing to %v", i, props["scope"], scopes)
+			}
+		}
+	}
 }

@@ -86,11 +86,17 @@ type BodyAccess struct {
 	// at the resource, so the check before the body counts the caller's
 	// grants there too.
 	BelowScope bool
-	// BeforePrepare: Accesses can be decided from the body as sent, so a
-	// write's accesses are checked before the kind's Preparer as well as
-	// after, and validation that reads other resources (the role's
-	// assignments) answers only callers allowed to make the write.
-	BeforePrepare bool
+}
+
+// EarlyAccessChecker is implemented by AccessCheckers some of whose
+// accesses a write's body tells as sent, before the kind's Preparer reads
+// other resources to validate it: the subnets an account joins, the scopes
+// a custom role lists. EarlyAccesses returns those; they are checked (as
+// checkAccesses does) before Prepare, and Accesses decides again after it,
+// so validation that says whether a subnet, an identity or a role's
+// assignments exist answers only callers allowed everything it names.
+type EarlyAccessChecker interface {
+	EarlyAccesses(ctx context.Context, req *Request, old, new *Resource) ([]Access, error)
 }
 
 // bodyAccess returns how the kind's writes and deletes have their own
@@ -251,6 +257,26 @@ func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old
 	if err != nil {
 		return err
 	}
+	return allowAll(req, op, all)
+}
+
+// checkEarlyAccesses runs a kind's EarlyAccessChecker for a write, before
+// its Preparer.
+func (s *Server) checkEarlyAccesses(ctx context.Context, req *Request, old, new *Resource) error {
+	ec, ok := s.kind(req.Spec.Type).kind.(EarlyAccessChecker)
+	if req.perms == nil || !ok {
+		return nil
+	}
+	all, err := ec.EarlyAccesses(ctx, req, old, new)
+	if err != nil {
+		return err
+	}
+	return allowAll(req, "write", all)
+}
+
+// allowAll checks accesses of an op: its own first, in order, then every
+// linked one, all refused linked accesses named in one error.
+func allowAll(req *Request, op string, all []Access) error {
 	var own *Access
 	var refused []Access
 	for i, a := range all {

@@ -320,10 +320,8 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 			w.Old.SystemData.CreatedBy, w.Old.SystemData.CreatedByType, w.Old.SystemData.CreatedAt
 	}
 	w.New = res
-	if ba, ok := bodyAccess(s.kind(spec.Type).kind); ok && ba.BeforePrepare {
-		if err := s.checkAccesses(ctx, "write", w.Request, w.Old, w.New); err != nil {
-			return err
-		}
+	if err := s.checkEarlyAccesses(ctx, w.Request, w.Old, w.New); err != nil {
+		return err
 	}
 	if p, ok := s.kind(spec.Type).kind.(Preparer); ok {
 		if err := p.Prepare(ctx, w); err != nil {

@@ -203,9 +203,16 @@ func (k *roleDefinitions) Prepare(ctx context.Context, w *arm.Write) error {
 }
 
 // OwnAccess: the action applies at the scopes the role lists, at or
-// beneath the one it is created under, and those are in the body as sent.
-func (*roleDefinitions) OwnAccess() arm.BodyAccess {
-	return arm.BodyAccess{BelowScope: true, BeforePrepare: true}
+// beneath the one it is created under.
+func (*roleDefinitions) OwnAccess() arm.BodyAccess { return arm.BodyAccess{BelowScope: true} }
+
+var _ arm.EarlyAccessChecker = (*roleDefinitions)(nil)
+
+// EarlyAccesses: the scopes are in the body as sent, so the write is
+// authorized before Prepare reads the role's assignments and the other
+// custom roles, whose conflicts name them.
+func (k *roleDefinitions) EarlyAccesses(ctx context.Context, req *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
+	return k.Accesses(ctx, "write", req, old, new)
 }
 
 var _ arm.BodyAuthorizer = (*roleDefinitions)(nil)

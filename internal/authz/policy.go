@@ -392,21 +392,9 @@ func granted(g *grant) Decision {
 // scope, above it or beneath it. List endpoints use it to choose between
 // refusing a list and filtering it item by item.
 func (p *Policy) HasAccessWithin(principalID, scope string) bool {
-	sub := p.subject(principalID)
-	if sub == nil {
-		return false
-	}
-	t := trimScope(scope)
-	lt := lowerASCII(t)
-	for _, s := range sub.sets {
-		for i := range s.grants {
-			g := &s.grants[i]
-			if coversLower(g.scope, t) || coversLower(lt, g.scope) {
-				return true
-			}
-		}
-	}
-	return false
+	return p.anyGrant(principalID, scope, func(g *grant, t, lt string) bool {
+		return coversLower(g.scope, t) || coversLower(lt, g.scope)
+	})
 }
 
 // MayEver reports whether some assignment of the principal, directly or
@@ -418,24 +406,9 @@ func (p *Policy) HasAccessWithin(principalID, scope string) bool {
 // condition would need, so a caller who could never be allowed learns
 // nothing from validation.
 func (p *Policy) MayEver(principalID, scope, action string, within bool) bool {
-	sub := p.subject(principalID)
-	if sub == nil {
-		return false
-	}
-	t := trimScope(scope)
-	lt := lowerASCII(t)
-	for _, s := range sub.sets {
-		for i := range s.grants {
-			g := &s.grants[i]
-			if g.broken || !(coversLower(g.scope, t) || (within && coversLower(lt, g.scope))) {
-				continue
-			}
-			if g.role.mayGrant(action) {
-				return true
-			}
-		}
-	}
-	return false
+	return p.anyGrant(principalID, scope, func(g *grant, t, lt string) bool {
+		return !g.broken && (coversLower(g.scope, t) || (within && coversLower(lt, g.scope))) && g.role.mayGrant(action)
+	})
 }
 
 // HasAccessBelow reports whether the principal, directly or through its
@@ -444,15 +417,23 @@ func (p *Policy) MayEver(principalID, scope, action string, within bool) bool {
 // resource group sees that group in the subscription's list) instead of
 // refused.
 func (p *Policy) HasAccessBelow(principalID, scope string) bool {
+	return p.anyGrant(principalID, scope, func(g *grant, _, lt string) bool {
+		return g.scope != lt && coversLower(lt, g.scope)
+	})
+}
+
+// anyGrant reports whether match holds for some grant of the principal or
+// of its groups; match gets scope trimmed (t) and also lower-cased (lt).
+func (p *Policy) anyGrant(principalID, scope string, match func(g *grant, t, lt string) bool) bool {
 	sub := p.subject(principalID)
 	if sub == nil {
 		return false
 	}
-	lt := lowerASCII(trimScope(scope))
+	t := trimScope(scope)
+	lt := lowerASCII(t)
 	for _, s := range sub.sets {
 		for i := range s.grants {
-			g := &s.grants[i]
-			if g.scope != lt && coversLower(lt, g.scope) {
+			if match(&s.grants[i], t, lt) {
 				return true
 			}
 		}

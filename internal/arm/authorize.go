@@ -24,6 +24,13 @@ type Permissions interface {
 	// strictly below scope. A list the caller may not read as a whole is
 	// then filtered item by item instead of refused.
 	HoldsBelow(scope string) bool
+	// MayEver reports whether some role assignment of the caller at
+	// a.Scope or above it (or, with within, anywhere beneath a.Scope too)
+	// has a role whose actions include a.Action, whatever the conditions
+	// of the role or the assignment would decide. Kinds that decide their
+	// own access only with the body (BodyAuthorizer) need it before the
+	// body is read.
+	MayEver(a Access, within bool) bool
 }
 
 // Access is one operation as RBAC sees it.
@@ -63,16 +70,43 @@ type AccessChecker interface {
 // BodyAuthorizer is implemented by AccessCheckers whose write's or
 // delete's own action needs the body to be decided: a role assignment's
 // conditions read the role it names; a custom role's action applies at
-// the scopes it lists. Only Accesses decides for them.
+// the scopes it lists. Accesses decides for them; before the body is read
+// the caller must only be one who might ever be allowed (Permissions.MayEver),
+// so that a caller who never could learns nothing from validation (whether
+// a role, a principal or a scope exists) and is refused as any other
+// request is.
 type BodyAuthorizer interface {
-	OwnAccessNeedsBody() bool
+	OwnAccess() BodyAccess
 }
 
-// defersOwnAccess reports whether the kind's writes and deletes have their
-// own action decided by Accesses alone.
-func defersOwnAccess(k Kind) bool {
+// BodyAccess says how a BodyAuthorizer's own action is decided.
+type BodyAccess struct {
+	// BelowScope: the action applies at scopes at or beneath the one the
+	// resource is created under (a custom role's assignable scopes), not
+	// at the resource, so the check before the body counts the caller's
+	// grants there too.
+	BelowScope bool
+}
+
+// EarlyAccessChecker is implemented by AccessCheckers some of whose
+// accesses a write's body tells as sent, before the kind's Preparer reads
+// other resources to validate it: the subnets an account joins, the scopes
+// a custom role lists. EarlyAccesses returns those; they are checked (as
+// checkAccesses does) before Prepare, and Accesses decides again after it,
+// so validation that says whether a subnet, an identity or a role's
+// assignments exist answers only callers allowed everything it names.
+type EarlyAccessChecker interface {
+	EarlyAccesses(ctx context.Context, req *Request, old, new *Resource) ([]Access, error)
+}
+
+// bodyAccess returns how the kind's writes and deletes have their own
+// action decided; false when the request's action decides as usual.
+func bodyAccess(k Kind) (BodyAccess, bool) {
 	b, ok := k.(BodyAuthorizer)
-	return ok && b.OwnAccessNeedsBody()
+	if !ok {
+		return BodyAccess{}, false
+	}
+	return b.OwnAccess(), true
 }
 
 // Authorization failures, as ARM words them.
@@ -172,9 +206,18 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 	if !needed {
 		return false, nil
 	}
-	if defersOwnAccess(t.kind.kind) && t.action == "" && !t.list &&
+	if ba, ok := bodyAccess(t.kind.kind); ok && t.action == "" && !t.list &&
 		(req.HTTP.Method == http.MethodPut || req.HTTP.Method == http.MethodPatch || req.HTTP.Method == http.MethodDelete) {
-		return false, nil // checkAccesses decides, with the body in hand
+		// checkAccesses decides, with the body in hand; until then the
+		// caller must be one who might ever be allowed.
+		early := a
+		if ba.BelowScope {
+			early.Scope = orSlash(FormatID(t.elems[:len(t.elems)-1]))
+		}
+		if req.perms.MayEver(early, ba.BelowScope) {
+			return false, nil
+		}
+		return false, denied(req.Caller, a)
 	}
 	switch {
 	case req.perms.Allows(a):
@@ -214,6 +257,26 @@ func (s *Server) checkAccesses(ctx context.Context, op string, req *Request, old
 	if err != nil {
 		return err
 	}
+	return allowAll(req, op, all)
+}
+
+// checkEarlyAccesses runs a kind's EarlyAccessChecker for a write, before
+// its Preparer.
+func (s *Server) checkEarlyAccesses(ctx context.Context, req *Request, old, new *Resource) error {
+	ec, ok := s.kind(req.Spec.Type).kind.(EarlyAccessChecker)
+	if req.perms == nil || !ok {
+		return nil
+	}
+	all, err := ec.EarlyAccesses(ctx, req, old, new)
+	if err != nil {
+		return err
+	}
+	return allowAll(req, "write", all)
+}
+
+// allowAll checks accesses of an op: its own first, in order, then every
+// linked one, all refused linked accesses named in one error.
+func allowAll(req *Request, op string, all []Access) error {
 	var own *Access
 	var refused []Access
 	for i, a := range all {

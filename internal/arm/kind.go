@@ -189,6 +189,10 @@ type Write struct {
 type Delete struct {
 	*Request
 	Old *Resource
+	// Ops are checks (or writes) that must hold (commit) with the first
+	// step of the delete, which marks the resource Deleting: what the
+	// DeleteChecker read is then unchanged when the delete is decided.
+	Ops []store.Op
 }
 
 // Action is a POST action on a resource, or on a collection (Name "").

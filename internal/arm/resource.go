@@ -320,6 +320,9 @@ func (s *Server) write(ctx context.Context, rw http.ResponseWriter, w *Write) er
 			w.Old.SystemData.CreatedBy, w.Old.SystemData.CreatedByType, w.Old.SystemData.CreatedAt
 	}
 	w.New = res
+	if err := s.checkEarlyAccesses(ctx, w.Request, w.Old, w.New); err != nil {
+		return err
+	}
 	if p, ok := s.kind(spec.Type).kind.(Preparer); ok {
 		if err := p.Prepare(ctx, w); err != nil {
 			return err
@@ -523,13 +526,16 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	if err := checkConditional(req.HTTP, old); err != nil {
 		return err
 	}
-	if c, ok := t.kind.kind.(DeleteChecker); ok {
-		if err := c.CheckDelete(ctx, &Delete{Request: req, Old: old}); err != nil {
-			return err
-		}
-	}
+	// Accesses first: a delete check's refusal names other resources (a
+	// role's assignments), which only a caller allowed the delete may see.
 	if err := s.checkAccesses(ctx, "delete", req, old, nil); err != nil {
 		return err
+	}
+	d := &Delete{Request: req, Old: old}
+	if c, ok := t.kind.kind.(DeleteChecker); ok {
+		if err := c.CheckDelete(ctx, d); err != nil {
+			return err
+		}
 	}
 	if users, err := s.ReferencedBy(ctx, old.ID); err != nil {
 		return err
@@ -554,7 +560,7 @@ func (s *Server) delete(ctx context.Context, w http.ResponseWriter, req *Request
 	if err != nil {
 		return err
 	}
-	ops := []store.Op{{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}}}
+	ops := append([]store.Op{{Put: &store.Document{ID: old.ID, Type: spec.Type, Parent: FormatID(t.elems[:len(t.elems)-1]), Body: body}, If: store.Precondition{IfMatch: old.ETag}}}, d.Ops...)
 	var op *Operation
 	if spec.AsyncDelete {
 		op = s.newOperation(req, old, opDelete)

@@ -54,6 +54,36 @@ type role struct {
 	guid   string
 	name   string
 	blocks []block
+	// restricted roles (custom ones) grant only through assignments at
+	// or beneath one of their assignable scopes (trimmed, lower case).
+	restricted bool
+	assignable []string
+}
+
+// assignableAt reports whether an assignment at ls (trimmed, lower case)
+// may use r.
+func (r *role) assignableAt(ls string) bool {
+	if !r.restricted {
+		return true
+	}
+	for _, s := range r.assignable {
+		if coversLower(s, ls) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayGrant reports whether some block of r that can ever apply has
+// action among its actions and not among its notActions.
+func (r *role) mayGrant(action string) bool {
+	for i := range r.blocks {
+		b := &r.blocks[i]
+		if !b.broken && matchAny(b.actions, action) && !matchAny(b.notActions, action) {
+			return true
+		}
+	}
+	return false
 }
 
 type block struct {
@@ -67,7 +97,9 @@ type block struct {
 // roles are the definitions assignments may name, looked up by GUID (the
 // first of several with one GUID wins, so pass built-ins first and a custom
 // role cannot shadow them); an assignment naming an unknown role grants
-// nothing. memberOf maps a principal's object id to the groups it is a
+// nothing, and neither does an assignment of a custom role (RoleType
+// RoleTypeCustom, or any role listing assignable scopes) at a scope none
+// of its assignable scopes covers, which Azure would have refused. memberOf maps a principal's object id to the groups it is a
 // direct member of; membership is transitive through nested groups, and
 // cycles are harmless. Object ids and scopes compare case-insensitively.
 //
@@ -96,6 +128,9 @@ func Compile(roles []RoleDefinition, assignments []Assignment, memberOf map[stri
 			continue
 		}
 		g := grant{assignmentID: a.ID, scope: lowerASCII(trimScope(a.Scope)), role: r}
+		if !r.assignableAt(g.scope) {
+			continue
+		}
 		g.cond, g.broken = compileCondition(a.Condition, a.ConditionVersion)
 		s := sets[principal]
 		if s == nil {
@@ -169,7 +204,12 @@ func closure(direct map[string][]string, id string) []string {
 }
 
 func compileRole(guid string, def *RoleDefinition) *role {
-	r := &role{guid: guid, name: def.RoleName}
+	r := &role{guid: guid, name: def.RoleName, restricted: def.RoleType == RoleTypeCustom || len(def.AssignableScopes) > 0}
+	for _, s := range def.AssignableScopes {
+		if strings.HasPrefix(s, "/") {
+			r.assignable = append(r.assignable, lowerASCII(trimScope(s)))
+		}
+	}
 	for _, p := range def.Permissions {
 		b := block{
 			actions:        compilePatterns(p.Actions),
@@ -352,21 +392,23 @@ func granted(g *grant) Decision {
 // scope, above it or beneath it. List endpoints use it to choose between
 // refusing a list and filtering it item by item.
 func (p *Policy) HasAccessWithin(principalID, scope string) bool {
-	sub := p.subject(principalID)
-	if sub == nil {
-		return false
-	}
-	t := trimScope(scope)
-	lt := lowerASCII(t)
-	for _, s := range sub.sets {
-		for i := range s.grants {
-			g := &s.grants[i]
-			if coversLower(g.scope, t) || coversLower(lt, g.scope) {
-				return true
-			}
-		}
-	}
-	return false
+	return p.anyGrant(principalID, scope, func(g *grant, t, lt string) bool {
+		return coversLower(g.scope, t) || coversLower(lt, g.scope)
+	})
+}
+
+// MayEver reports whether some assignment of the principal, directly or
+// through its groups, at scope or above it (or, with within, anywhere
+// beneath scope too) has a role with a permissions block whose actions
+// match action and whose notActions do not, whatever the conditions of the
+// block or the assignment would decide. A grant whose condition cannot be
+// parsed never counts. The control plane asks it before it reads a body a
+// condition would need, so a caller who could never be allowed learns
+// nothing from validation.
+func (p *Policy) MayEver(principalID, scope, action string, within bool) bool {
+	return p.anyGrant(principalID, scope, func(g *grant, t, lt string) bool {
+		return !g.broken && (coversLower(g.scope, t) || (within && coversLower(lt, g.scope))) && g.role.mayGrant(action)
+	})
 }
 
 // HasAccessBelow reports whether the principal, directly or through its
@@ -375,15 +417,23 @@ func (p *Policy) HasAccessWithin(principalID, scope string) bool {
 // resource group sees that group in the subscription's list) instead of
 // refused.
 func (p *Policy) HasAccessBelow(principalID, scope string) bool {
+	return p.anyGrant(principalID, scope, func(g *grant, _, lt string) bool {
+		return g.scope != lt && coversLower(lt, g.scope)
+	})
+}
+
+// anyGrant reports whether match holds for some grant of the principal or
+// of its groups; match gets scope trimmed (t) and also lower-cased (lt).
+func (p *Policy) anyGrant(principalID, scope string, match func(g *grant, t, lt string) bool) bool {
 	sub := p.subject(principalID)
 	if sub == nil {
 		return false
 	}
-	lt := lowerASCII(trimScope(scope))
+	t := trimScope(scope)
+	lt := lowerASCII(t)
 	for _, s := range sub.sets {
 		for i := range s.grants {
-			g := &s.grants[i]
-			if g.scope != lt && coversLower(lt, g.scope) {
+			if match(&s.grants[i], t, lt) {
 				return true
 			}
 		}

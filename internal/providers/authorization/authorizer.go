@@ -44,3 +44,7 @@ func (ps permissions) Allows(a arm.Access) bool {
 }
 
 func (ps permissions) HoldsBelow(scope string) bool { return ps.p.HasAccessBelow(ps.principal, scope) }
+
+func (ps permissions) MayEver(a arm.Access, within bool) bool {
+	return ps.p.MayEver(ps.principal, a.Scope, a.Action, within)
+}

@@ -87,7 +87,7 @@ func (k *roleAssignments) Prepare(ctx context.Context, w *arm.Write) error {
 	if !ok {
 		return badRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid. Use '/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{roleGuid}' or the role's GUID.", p.RoleDefinitionID)
 	}
-	def, err := findRole(ctx, k.srv.Store(), guid)
+	def, custom, err := findRole(ctx, k.srv.Store(), guid)
 	if err != nil {
 		return err
 	}
@@ -139,6 +139,11 @@ func (k *roleAssignments) Prepare(ctx context.Context, w *arm.Write) error {
 		p.CreatedOn, p.CreatedBy = &now, w.Caller.ObjectID
 		if err := k.checkUnique(ctx, w, scope, p.PrincipalID, guid); err != nil {
 			return err
+		}
+		if custom != nil {
+			if err := pinRole(ctx, k.srv.Store(), w, custom); err != nil {
+				return err
+			}
 		}
 	}
 	body, err := json.Marshal(p)
@@ -192,9 +197,10 @@ func roleGUIDOf(p assignmentProps) string {
 	return g
 }
 
-// OwnAccessNeedsBody: delegation conditions read the role the assignment
-// names.
-func (*roleAssignments) OwnAccessNeedsBody() bool { return true }
+// OwnAccess: delegation conditions read the role the assignment names
+// and the principal, which Prepare normalises; the action applies at the
+// assignment's scope.
+func (*roleAssignments) OwnAccess() arm.BodyAccess { return arm.BodyAccess{} }
 
 var _ arm.BodyAuthorizer = (*roleAssignments)(nil)
 

@@ -15,9 +15,29 @@ import (
 // need permissions on other resources.
 
 var (
-	_ arm.AccessChecker = (*accounts)(nil)
-	_ arm.AccessChecker = (*projects)(nil)
+	_ arm.AccessChecker      = (*accounts)(nil)
+	_ arm.AccessChecker      = (*projects)(nil)
+	_ arm.EarlyAccessChecker = (*accounts)(nil)
+	_ arm.EarlyAccessChecker = (*projects)(nil)
 )
+
+// EarlyAccesses: the subnets and identities the body as sent newly names
+// (ids not of their form are left to Prepare, which refuses them for the
+// form alone), checked before Prepare looks them up, so a caller who may
+// not join a subnet or assign an identity is refused alike whether it
+// exists or not. A body that does not decode is left to Prepare too.
+func (a *accounts) EarlyAccesses(_ context.Context, _ *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
+	joins, err := subnetJoins(old, new)
+	if err != nil {
+		joins = nil
+	}
+	return append(joins, userAssignedAccesses(old, new)...), nil
+}
+
+// EarlyAccesses: the identities the body as sent newly names.
+func (p *projects) EarlyAccesses(_ context.Context, _ *arm.Request, old, new *arm.Resource) ([]arm.Access, error) {
+	return userAssignedAccesses(old, new), nil
+}
 
 // Accesses: the account's own action and, as linked accesses, joining
 // each subnet its network rules newly name (see subnetJoins) and the
@@ -56,7 +76,11 @@ func userAssignedAccesses(old, new *arm.Resource) []arm.Access {
 	}
 	_ = json.Unmarshal(new.Identity, &after) // just made by Prepare
 	var out []arm.Access
-	for id := range after.UserAssignedIdentities {
+	for raw := range after.UserAssignedIdentities {
+		id, ok := userAssignedID(raw)
+		if !ok {
+			continue // not an identity id: Prepare refuses it as such
+		}
 		if _, had := lookupFold(before.UserAssignedIdentities, id); !had {
 			out = append(out, arm.Access{Action: managedidentity.ActionAssign, Scope: id, Linked: true})
 		}

@@ -161,3 +161,57 @@ func TestVirtualNetworkRulesNeedJoin(t *testing.T) {
 	})
 	e.as(netAdmin, func() { e.del(acct("jn3")) })
 }
+
+// TestJoinCheckedBeforeSubnetValidation: a caller who may write the
+// account but may not join a subnet gets the same 403 whether the subnet
+// exists, lacks the service endpoint, or lives in an unregistered
+// subscription; only whoever may join it learns which.
+func TestJoinCheckedBeforeSubnetValidation(t *testing.T) {
+	e := newRBACEnv(t)
+	const dev = "00000000-0000-0000-0000-0000000000e1" // Cognitive Services Contributor on the account
+	noEndpoint := e.subnet(sub, "probe", "plain", false)
+	unregistered := e.subnet(sub2, "probe2", "far", true)
+	e.put(http.StatusCreated, acct("probe"), account("probe-test", nil))
+	e.grant(acct("probe"), authz.RoleCognitiveServicesContributor, dev)
+	missingUA := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/missing"
+	for _, tc := range []struct {
+		name, named, code string
+		body              map[string]any
+	}{
+		{"missing subnet", subnetPath(sub, "probe", "missing"), cognitive.CodeSubnetNotFound, nil},
+		{"missing network", subnetPath(sub, "nonet", "missing"), cognitive.CodeSubnetNotFound, nil},
+		{"no service endpoint", noEndpoint, cognitive.CodeMissingServiceEndpoint, nil},
+		{"unregistered subscription", unregistered, cognitive.CodeSubnetNotRegistered, nil},
+		{"missing identity", missingUA, cognitive.CodeInvalidUserAssignedIdentity,
+			map[string]any{"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{missingUA: map[string]any{}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.T = t
+			defer func() { e.T = nil }()
+			body := tc.body
+			if body == nil {
+				body = map[string]any{"properties": vnetRules(tc.named)}
+			}
+			e.as(dev, func() {
+				r := e.Do(http.MethodPatch, acct("probe")+api, body)
+				if r.Status != http.StatusForbidden || r.ErrCode(t) != arm.CodeLinkedAuthorizationFailed || !strings.Contains(r.ARMError(t).Message, tc.named) {
+					t.Fatalf("got %d %s, want 403 LinkedAuthorizationFailed naming %s", r.Status, r.Body, tc.named)
+				}
+			})
+			// The administrator, who may do all of it, is told what is wrong.
+			r := e.Do(http.MethodPatch, acct("probe")+api, body)
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.code) {
+				t.Fatalf("administrator: got %d %s, want 400 %s", r.Status, r.Body, tc.code)
+			}
+		})
+	}
+	// A rule that is not a subnet id at all is refused as such: its form
+	// reveals nothing.
+	e.T = t
+	e.as(dev, func() {
+		r := e.Do(http.MethodPatch, acct("probe")+api, map[string]any{"properties": vnetRules("/subscriptions/" + sub + "/not-a-subnet")})
+		if r.Status != http.StatusBadRequest {
+			t.Fatalf("malformed rule: got %d %s, want 400", r.Status, r.Body)
+		}
+	})
+}

@@ -243,10 +243,13 @@ func subnetJoins(old, new *arm.Resource) ([]arm.Access, error) {
 	}
 	var joins []arm.Access
 	for _, r := range after.NetworkACLs.VirtualNetworkRules {
-		if slices.ContainsFunc(had, func(h virtualNetworkRule) bool { return strings.EqualFold(h.ID, r.ID) }) {
-			continue
+		id, _, ok := subnetID(r.ID)
+		if !ok || slices.ContainsFunc(had, func(h virtualNetworkRule) bool { return strings.EqualFold(h.ID, id) }) {
+			continue // not a subnet id (Prepare refuses it as such), or joined already
 		}
-		joins = append(joins, arm.Access{Action: ActionJoinViaServiceEndpoint, Scope: r.ID, Linked: true})
+		if !slices.ContainsFunc(joins, func(j arm.Access) bool { return strings.EqualFold(j.Scope, id) }) {
+			joins = append(joins, arm.Access{Action: ActionJoinViaServiceEndpoint, Scope: id, Linked: true})
+		}
 	}
 	return joins, nil
 }

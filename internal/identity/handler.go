@@ -225,10 +225,18 @@ func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values
 	if err := client.authenticate(i, r, tenantID); err != nil {
 		return tokenResponse{}, err
 	}
-	user, err := i.dir.VerifyUserPassword(r.Context(), tenantID, username, password)
+	if i.lockout.locked(tenantID, username) {
+		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50053,
+			"Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again later.")
+	}
+	var user User
+	if werr := withHashSlot(r.Context(), func() { user, err = i.dir.VerifyUserPassword(r.Context(), tenantID, username, password) }); werr != nil {
+		return tokenResponse{}, werr
+	}
 	switch {
 	case errors.Is(err, ErrInvalidUserCredentials):
 		// An unknown user and a wrong password answer alike.
+		i.lockout.failed(tenantID, username)
 		return tokenResponse{}, newSTSError(http.StatusBadRequest, "invalid_grant", 50126,
 			"Error validating credentials due to invalid username or password.")
 	case errors.Is(err, ErrUserDisabled):
@@ -236,6 +244,7 @@ func (i *Issuer) passwordGrant(r *http.Request, tenantID string, form url.Values
 	case err != nil:
 		return tokenResponse{}, err
 	}
+	i.lockout.succeeded(tenantID, username)
 	return i.userTokenResponse(user, client, scope)
 }
 

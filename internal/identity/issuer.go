@@ -70,6 +70,8 @@ type Issuer struct {
 	// trustedIssuers are the issuers of users' sign-in tokens, by issuer.
 	// Read-only after NewIssuer.
 	trustedIssuers map[string]TrustedIssuer
+	// lockout counts failed password sign-ins.
+	lockout *lockout
 }
 
 // NewIssuer returns an Issuer. It panics if Directory, Key or BaseURL is
@@ -100,6 +102,7 @@ func NewIssuer(cfg IssuerConfig) *Issuer {
 		i.lifetime = DefaultTokenLifetime
 	}
 	i.oidc = newOIDCKeys(cfg.FederationClient, i.now)
+	i.lockout = newLockout(i.now)
 	i.trustedIssuers = make(map[string]TrustedIssuer, len(cfg.TrustedIssuers))
 	for _, t := range cfg.TrustedIssuers {
 		i.trustedIssuers[t.Issuer] = t

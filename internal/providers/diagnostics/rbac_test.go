@@ -15,7 +15,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
-	"github.com/perimeterhq/perimeter/internal/snapshot"
+	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -28,15 +28,7 @@ func newRBACEnv(t *testing.T) *env {
 		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
 			return authorization.Kinds(srv, authorization.Config{Principals: lookup, TenantID: armtest.TenantID})
 		}),
-		armtest.Authorizer(func(st store.Store) arm.Authorizer {
-			return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
-				snap, err := snapshot.Compile(ctx, snapshot.SourceConfig{Store: st})
-				if err != nil {
-					return nil, err
-				}
-				return snap.Policy(), nil
-			})
-		}))
+		armtest.Authorizer(snapshottest.Authorizer))
 	e.assign("/subscriptions/"+sub, authz.RoleOwner, armtest.ObjectID)
 	return e
 }

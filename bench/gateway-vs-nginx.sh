@@ -230,12 +230,15 @@ ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/)
 
 declare -A SAT HALF
 # PROFILE=FILE also records a CPU profile of the Perimeter process during
-# its saturation run (from /debug/pprof on the admin listener).
+# its saturation run (from /debug/pprof on the admin listener), and its
+# allocation profile afterwards in FILE.allocs.
 if [[ -n "${PROFILE:-}" ]]; then
 	(sleep 1 && curl -sf "$(jq -r .admin "$READY")/debug/pprof/profile?seconds=$((${DURATION%s} - 2))" -o "$PROFILE") &
 	prof=$!
 	SAT[perimeter]=$(run perimeter "$CONNS" 0)
 	wait "$prof" # only the profiler: a bare wait would wait for the servers too
+	# Allocations since the process started, most of them from that run.
+	curl -sf "$(jq -r .admin "$READY")/debug/pprof/allocs" -o "$PROFILE.allocs"
 fi
 for t in direct perimeter nginx; do SAT[$t]=$(run "$t" "$CONNS" 0); done
 read -r prps _ <<<"${SAT[perimeter]}"

@@ -11,7 +11,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	var cfg server.Config
-	var trusted, logFormat, logLevel string
+	var trusted, oidcAllow, logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane, gateway, DNS server and egress proxy in one process",
@@ -23,6 +23,9 @@ gracefully; a restart on the same directory keeps all state.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cfg.TrustedProxies, err = server.ParseTrustedProxies(trusted); err != nil {
+				return err
+			}
+			if cfg.OIDCAllowCIDRs, err = server.ParseCIDRList("--oidc-allow-cidrs entry", oidcAllow); err != nil {
 				return err
 			}
 			var level slog.Level
@@ -44,7 +47,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.GatewayAddr, "gateway-addr", server.DefaultGatewayAddr, "data-plane ingress (HTTPS) host:port")
 	f.StringVar(&cfg.DNSAddr, "dns-addr", server.DefaultDNSAddr, "DNS server (UDP and TCP) host:port")
 	f.StringVar(&cfg.EgressAddr, "egress-addr", server.DefaultEgressAddr, "egress proxy (HTTP, CONNECT) host:port")
-	f.StringVar(&cfg.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin listener (plain HTTP) serving Prometheus metrics at /metrics")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", server.DefaultAdminAddr, "admin listener (plain HTTP): Prometheus metrics at /metrics and Go profiles at /debug/pprof/; keep it on loopback")
 	f.StringVar(&trusted, "trusted-proxies", "", "comma-separated CIDRs whose PROXY protocol header and X-Forwarded-For are believed")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL: empty for SQLite in --data-dir, postgres://... for PostgreSQL")
 	f.StringVar(&cfg.BaseDomain, "base-domain", server.DefaultBaseDomain, "DNS suffix of account endpoints")
@@ -54,6 +57,7 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&cfg.AccessLogFile, "access-log", "", "also write the access log as JSON lines to this file (- for standard output)")
 	f.DurationVar(&cfg.AccessLogRetention, "access-log-retention", 0, "how long the store keeps access log records (default 7 days; negative keeps them forever)")
 	f.StringVar(&cfg.OIDCCAFile, "oidc-ca-file", "", "PEM file of CAs to trust, besides the system's, when fetching the keys of external OpenID Connect issuers (federated identity credentials)")
+	f.StringVar(&oidcAllow, "oidc-allow-cidrs", "", "comma-separated CIDRs of loopback or link-local addresses that external OpenID Connect issuers may nevertheless use (an identity provider on this machine)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug (also every allowed data-plane request), info, warn or error")
 	return cmd

@@ -351,7 +351,13 @@ func TestFederatedIssuerUnavailable(t *testing.T) {
 		t.Errorf("the caller sees the upstream's answer: %q", desc)
 	}
 
+	// The failure is remembered for oidcMinRefetch: the issuer is not
+	// asked again sooner, however many tokens name it.
 	env.idp.down.Store(false)
+	if rec, body := env.exchange(t, token()); rec.Code != http.StatusBadRequest {
+		t.Fatalf("issuer back at once: %d %v, want the remembered failure", rec.Code, body)
+	}
+	env.clock.Advance(oidcMinRefetch)
 	if rec, body := env.exchange(t, token()); rec.Code != http.StatusOK {
 		t.Fatalf("issuer back: %d %v", rec.Code, body)
 	}

@@ -167,20 +167,17 @@ type AccessToken struct {
 }
 
 // IssueAppToken signs an app-only access token for app (which must carry
-// its TenantID, as returned by the Directory) with the given audience. Its
-// "oid" is the application's service principal; for an application without
-// one (which the token endpoint refuses, but trusted code may hold) it is
-// the application's object id. The token endpoint uses it after
-// authenticating the client; other callers are trusted code that has
-// authenticated the application in another way.
+// its TenantID and ServicePrincipalID, as returned by the Directory) with
+// the given audience. Its "oid" is the application's service principal,
+// which role assignments name; an application without one gets no token,
+// as from Entra. The token endpoint uses it after authenticating the
+// client; other callers are trusted code that has authenticated the
+// application in another way.
 func (i *Issuer) IssueAppToken(app Application, audience string) (AccessToken, error) {
-	if app.TenantID == "" || app.ObjectID == "" || app.AppID == "" || audience == "" {
-		return AccessToken{}, errors.New("identity: IssueAppToken needs an application with tenant, object and client ids, and an audience")
+	if app.TenantID == "" || app.ObjectID == "" || app.AppID == "" || app.ServicePrincipalID == "" || audience == "" {
+		return AccessToken{}, errors.New("identity: IssueAppToken needs an application with tenant, object, client and service principal ids, and an audience")
 	}
 	oid := app.ServicePrincipalID
-	if oid == "" {
-		oid = app.ObjectID
-	}
 	return i.sign(&tokenClaims{
 		Audience:           audience,
 		AppID:              app.AppID,

@@ -26,8 +26,9 @@ import (
 //
 // Only issuers that an application's credential names are ever contacted
 // (the token endpoint matches a credential before it asks for keys), only
-// over https, with a timeout and a size limit, and the answers are cached
-// per issuer so that token requests do not each cost two round trips.
+// over https, at addresses FederationTransport allows, with a timeout and
+// a size limit, and the answers (failures too) are cached per issuer so
+// that token requests do not each cost two round trips.
 
 // Tuning of the cache. The TTL bounds how long a key the issuer has
 // withdrawn is still accepted; an unknown kid refetches sooner (key
@@ -114,6 +115,7 @@ type issuerEntry struct {
 	keys    keySet
 	fetched time.Time // of keys; zero before the first success
 	tried   time.Time // of the last fetch, successful or not
+	failed  error     // of the last fetch, nil when it succeeded
 	used    time.Time // for eviction
 	flight  *keyFetch // the fetch in progress, if any
 }
@@ -125,11 +127,11 @@ type keyFetch struct {
 	err  error
 }
 
-// newOIDCKeys returns a cache fetching with client (nil: one with the
-// system's roots). Redirects are followed only to https URLs, whatever
+// newOIDCKeys returns a cache fetching with client (nil: one with
+// FederationTransport's policy and the system's roots). Redirects are followed only to https URLs, whatever
 // the client.
 func newOIDCKeys(client *http.Client, now func() time.Time) *oidcKeys {
-	c := &http.Client{}
+	c := &http.Client{Transport: FederationTransport(nil, nil)}
 	if client != nil {
 		*c = *client // a copy: the caller's client keeps its own redirect policy
 	}
@@ -184,14 +186,22 @@ func (o *oidcKeys) keySet(ctx context.Context, issuer string, refresh bool) (key
 		return keys, nil
 	}
 	f := e.flight
-	if f == nil {
-		if refresh && now.Sub(e.tried) < oidcMinRefetch {
-			// Fetched (or failed) moments ago: another fetch would
-			// find nothing new and only load the issuer.
+	if f == nil && now.Sub(e.tried) < oidcMinRefetch {
+		// Fetched or failed moments ago: another fetch would find nothing
+		// new and only load the issuer. A failure is remembered, so that
+		// tokens naming an unreachable issuer cannot each cost a fetch.
+		if e.failed != nil && (e.fetched.IsZero() || age >= oidcKeysTTL) {
+			err := e.failed
+			o.mu.Unlock()
+			return nil, err
+		}
+		if refresh {
 			keys := e.keys
 			o.mu.Unlock()
 			return keys, nil
 		}
+	}
+	if f == nil {
 		f = &keyFetch{done: make(chan struct{})}
 		e.flight, e.tried = f, now
 		go o.fetch(issuer, e, f)
@@ -238,7 +248,7 @@ func (o *oidcKeys) fetch(issuer string, e *issuerEntry, f *keyFetch) {
 	if err == nil {
 		e.keys, e.fetched = keys, o.now()
 	}
-	e.flight = nil
+	e.failed, e.flight = err, nil
 	o.mu.Unlock()
 	f.keys, f.err = keys, err
 	close(f.done)

@@ -35,6 +35,11 @@ func newTokens(t *testing.T) *tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sp, err := dir.CreateServicePrincipal(t.Context(), tenant.ID, app.AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.ServicePrincipalID = sp.ID
 	key, err := identity.LoadOrCreateSigningKey(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +119,8 @@ func TestCredentials(t *testing.T) {
 			if r.Code != tc.logCode || r.AuthType != tc.authType || (r.PrincipalID != "") != tc.principal {
 				t.Errorf("record code %q authType %q principal %q", r.Code, r.AuthType, r.PrincipalID)
 			}
-			if tc.principal && r.PrincipalID != tk.app.ObjectID {
-				t.Errorf("principal %q, want %q", r.PrincipalID, tk.app.ObjectID)
+			if tc.principal && r.PrincipalID != tk.app.ServicePrincipalID {
+				t.Errorf("principal %q, want %q", r.PrincipalID, tk.app.ServicePrincipalID)
 			}
 		})
 	}
@@ -169,13 +174,13 @@ func TestTrustedServiceBypass(t *testing.T) {
 	// Make the application's object id a Cognitive Services account's
 	// managed identity.
 	w := h.world
-	w.identities = []string{tk.app.ObjectID}
+	w.identities = []string{tk.app.ServicePrincipalID}
 	h.snaps.p.Store(w.build())
 	a := h.do(c, http.MethodPost, "https://"+host("bypass")+chatPath, chatBody, tok)
 	if a.StatusCode != http.StatusOK {
 		t.Fatalf("trusted service: %d %s", a.StatusCode, a.Body)
 	}
-	if r := h.log.find(t, a.ID); r.Layer != "trustedService" || r.PrincipalID != tk.app.ObjectID {
+	if r := h.log.find(t, a.ID); r.Layer != "trustedService" || r.PrincipalID != tk.app.ServicePrincipalID {
 		t.Errorf("record %+v", r)
 	}
 	// A key does not make a trusted service.
@@ -192,7 +197,7 @@ func TestTrustedServiceStillNeedsARole(t *testing.T) {
 	az := &denyAll{}
 	h := newHarness(t, func(c *Config) { c.Tokens = tk.issuer; c.Authorizer = az })
 	w := h.world
-	w.identities = []string{tk.app.ObjectID}
+	w.identities = []string{tk.app.ServicePrincipalID}
 	h.snaps.p.Store(w.build())
 	a := h.do(h.client(false), http.MethodPost, "https://"+host("bypass")+chatPath, chatBody,
 		"Authorization: Bearer "+tk.token(t, identity.AudienceCognitiveServices))
@@ -205,7 +210,7 @@ func TestTrustedServiceStillNeedsARole(t *testing.T) {
 	if h.up.count() != 0 {
 		t.Error("a refused request reached the upstream")
 	}
-	if r := h.log.find(t, a.ID); r.Layer != LayerAuthorization || r.PrincipalID != tk.app.ObjectID {
+	if r := h.log.find(t, a.ID); r.Layer != LayerAuthorization || r.PrincipalID != tk.app.ServicePrincipalID {
 		t.Errorf("record %+v", r)
 	}
 }

@@ -24,10 +24,6 @@ import (
 // client address is the one of the same header.
 const TLVSubnetID = 0xE0
 
-// serviceCognitive is the service endpoint that makes subnet traffic
-// service-endpoint traffic for AI services accounts.
-const serviceCognitive = "Microsoft.CognitiveServices"
-
 // maxForwardedHops bounds how many X-Forwarded-For hops are examined: a
 // chain of trusted proxies longer than this is a misconfiguration, and
 // the walk must not cost more for a longer header.
@@ -185,17 +181,17 @@ func parseHop(s string) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), true
 }
 
-// arrival decides the arrival path of a client address with the snapshot
-// (see the package doc).
-func arrival(s *snapshot.Snapshot, c clientAddr) (access.Path, string) {
+// arrival decides the arrival path of a client address at account a
+// (nil when the host serves none) with the snapshot (see the package doc).
+func arrival(s *snapshot.Snapshot, a *snapshot.Account, c clientAddr) (access.Path, string) {
 	if c.SubnetID != "" {
-		if sub := s.Subnet(c.SubnetID); sub != nil && sub.HasServiceEndpoint(serviceCognitive) {
+		if sub := s.Subnet(c.SubnetID); sub != nil && sub.HasServiceEndpoint(snapshot.ServiceCognitive) {
 			return access.PathServiceEndpoint, sub.ID
 		}
 		return access.PathPublic, ""
 	}
 	if c.Addr.IsValid() {
-		if sub := s.SubnetFor(c.Addr); sub != nil && sub.HasServiceEndpoint(serviceCognitive) {
+		if sub := a.SubnetFor(c.Addr); sub != nil {
 			return access.PathServiceEndpoint, sub.ID
 		}
 	}

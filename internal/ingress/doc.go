@@ -70,9 +70,13 @@
 //     TLV is authoritative: if the subnet is known and has a
 //     Microsoft.CognitiveServices service endpoint, the request arrived
 //     through that service endpoint; otherwise it is public traffic.
-//   - Without the TLV, an address inside a subnet that has the
-//     Microsoft.CognitiveServices service endpoint arrived through that
-//     subnet's service endpoint (snapshot.SubnetFor).
+//   - Without the TLV, an address inside one of the subnets the account's
+//     virtual-network rules name, when that subnet has the
+//     Microsoft.CognitiveServices service endpoint, arrived through that
+//     subnet's service endpoint (snapshot.Account.SubnetFor). Subnets the
+//     account's rules do not name are never consulted: anyone may create a
+//     network with any range, and must not be able to make another
+//     account's clients look like traffic from their subnet.
 //   - Anything else is public traffic from that address.
 //
 // # Upstream failures

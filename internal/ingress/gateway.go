@@ -410,7 +410,7 @@ func (g *Gateway) serve(w *statusWriter, r *http.Request, x *exchange) error {
 	x.snap = g.cfg.Snapshots.Current()
 	facts := access.Facts{Direction: access.Inbound, Source: x.client.Addr, SourceVia: x.client.Via, Host: x.host}
 	if x.snap != nil {
-		facts.Path, facts.SubnetID = arrival(x.snap, x.client)
+		facts.Path, facts.SubnetID = arrival(x.snap, x.snap.AccountByHost(x.host), x.client)
 		x.rec.ArrivalPath, x.rec.SubnetID = string(facts.Path), facts.SubnetID
 	}
 	d := access.Evaluate(x.snap, facts)

@@ -38,12 +38,15 @@ const (
 	vnetID      = rgID + "/providers/Microsoft.Network/virtualNetworks/vnet"
 	subnetApps  = vnetID + "/subnets/apps"  // 10.1.1.0/24, service endpoint
 	subnetOther = vnetID + "/subnets/other" // 10.1.2.0/24, none
-	key1        = "0123456789abcdef0123456789abcdef"
-	key2        = "fedcba9876543210fedcba9876543210"
-	upstreamKey = "upstream-secret-9f8e7d"
-	upModel     = "upstream-model"
-	apiVersion  = "2024-10-21"
-	chatPath    = "/openai/deployments/chat/chat/completions?api-version=" + apiVersion
+	// subnetForeign is 203.0.113.0/24 with the service endpoint, in a
+	// network no account's rules name.
+	subnetForeign = "/subscriptions/00000000-0000-0000-0000-00000000beef/resourceGroups/other/providers/Microsoft.Network/virtualNetworks/squat/subnets/s"
+	key1          = "0123456789abcdef0123456789abcdef"
+	key2          = "fedcba9876543210fedcba9876543210"
+	upstreamKey   = "upstream-secret-9f8e7d"
+	upModel       = "upstream-model"
+	apiVersion    = "2024-10-21"
+	chatPath      = "/openai/deployments/chat/chat/completions?api-version=" + apiVersion
 )
 
 func host(account string) string { return account + ".cognitiveservices." + base }
@@ -82,6 +85,10 @@ func (w world) build() *snapshot.Snapshot {
 	b := snapshot.NewBuilder(w.revision)
 	b.AddSubnet(&snapshot.Subnet{ID: subnetApps, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.1.0/24")}, ServiceEndpoints: []string{"Microsoft.CognitiveServices"}})
 	b.AddSubnet(&snapshot.Subnet{ID: subnetOther, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24")}})
+	// Someone else's network holding the range of the locked account's IP
+	// rule, with the service endpoint: no rule names it, so the account's
+	// clients there stay public traffic that the IP rule allows.
+	b.AddSubnet(&snapshot.Subnet{ID: subnetForeign, Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}, ServiceEndpoints: []string{"Microsoft.CognitiveServices"}})
 	chat := models.Model{Format: "OpenAI", Name: "gpt-test", Version: "1", Upstream: w.upstream, UpstreamModel: upModel,
 		Credential: w.credential, Capabilities: []string{models.ChatCompletion, models.Completion}}
 	embed := models.Model{Format: "OpenAI", Name: "embed-test", Version: "1", Upstream: w.upstream, Capabilities: []string{models.Embeddings}}

@@ -4,7 +4,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/secrets"
 )
 
@@ -70,6 +70,11 @@ type Config struct {
 	// company often has a certificate from the company's own CA. Empty
 	// trusts the system's CAs only.
 	OIDCCAFile string
+	// OIDCAllowCIDRs are ranges of loopback, link-local and other
+	// addresses that external issuers' URLs may reach although they
+	// normally may not (identity.FederationTransport): an identity
+	// provider on the same machine, say. Empty allows none of them.
+	OIDCAllowCIDRs []netip.Prefix
 	// Logger receives structured logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -109,7 +114,11 @@ func (c *Config) validate() error {
 }
 
 // ParseTrustedProxies parses a comma-separated list of CIDRs or addresses.
-func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) { return ParseCIDRList("trusted proxy", s) }
+
+// ParseCIDRList parses a comma-separated list of CIDRs or addresses (an
+// address is its /32 or /128); errors name an entry as what.
+func ParseCIDRList(what, s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
@@ -119,7 +128,7 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		if !strings.Contains(f, "/") {
 			a, err := netip.ParseAddr(f)
 			if err != nil {
-				return nil, fmt.Errorf("trusted proxy %q is not an IP address or CIDR", f)
+				return nil, fmt.Errorf("%s %q is not an IP address or CIDR", what, f)
 			}
 			a = a.Unmap()
 			out = append(out, netip.PrefixFrom(a, a.BitLen()))
@@ -127,7 +136,7 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		}
 		p, err := netip.ParsePrefix(f)
 		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q is not a valid CIDR: %v", f, err)
+			return nil, fmt.Errorf("%s %q is not a valid CIDR: %v", what, f, err)
 		}
 		out = append(out, p.Masked())
 	}
@@ -135,25 +144,21 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 }
 
 // federationClient is the client that fetches external OpenID Connect
-// issuers' discovery documents and keys: nil (the identity package's
-// default, the system's CAs) without OIDCCAFile, else one that also
-// trusts the CAs in it.
+// issuers' discovery documents and keys, with identity's address policy
+// and OIDCAllowCIDRs; it trusts the system's CAs and those in OIDCCAFile.
 func (c *Config) federationClient() (*http.Client, error) {
-	if c.OIDCCAFile == "" {
-		return nil, nil
+	var pool *x509.CertPool
+	if c.OIDCCAFile != "" {
+		pemData, err := os.ReadFile(c.OIDCCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--oidc-ca-file: %w", err)
+		}
+		if pool, err = x509.SystemCertPool(); err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("--oidc-ca-file %s holds no PEM certificate", c.OIDCCAFile)
+		}
 	}
-	pemData, err := os.ReadFile(c.OIDCCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("--oidc-ca-file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pemData) {
-		return nil, fmt.Errorf("--oidc-ca-file %s holds no PEM certificate", c.OIDCCAFile)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: identity.FederationTransport(pool, c.OIDCAllowCIDRs)}, nil
 }

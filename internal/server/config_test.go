@@ -4,6 +4,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,9 @@ import (
 )
 
 // TestFederationClient: --oidc-ca-file adds a CA the client then trusts;
-// a file without a certificate is refused at start, naming the flag.
+// a file without a certificate is refused at start, naming the flag. The
+// client reaches an issuer on loopback only when --oidc-allow-cidrs names
+// its range.
 func TestFederationClient(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("{}")) }))
 	defer srv.Close()
@@ -20,10 +23,17 @@ func TestFederationClient(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := (&Config{}).federationClient(); c != nil || err != nil {
-		t.Errorf("without the flag: %v, %v; want the default (nil)", c, err)
-	}
 	c, err := (&Config{OIDCCAFile: caFile}).federationClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Get(srv.URL); err == nil || !strings.Contains(err.Error(), "--oidc-allow-cidrs") {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Errorf("an issuer on loopback without --oidc-allow-cidrs: %v", err)
+	}
+	c, err = (&Config{OIDCCAFile: caFile, OIDCAllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}).federationClient()
 	if err != nil {
 		t.Fatal(err)
 	}

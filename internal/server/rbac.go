@@ -64,8 +64,15 @@ func (a dataPlaneAuthorizer) Authorize(_ context.Context, p *identity.Principal,
 // directoryAuthorizer decides Graph requests. Every principal of the
 // tenant may read the directory (as Entra's default user permissions
 // allow); changing it (applications, users, groups, members) takes an
-// administrator: a principal that may assign roles on the default
+// administrator: a principal that may assign Owner on the default
 // subscription (its Owner, as the bootstrap admin is).
+//
+// The check names the assignment it stands for (Owner, to the caller
+// itself) rather than none: whoever may change the directory can add a
+// secret to any application, the bootstrap admin's included, so the power
+// is Owner's. Without request attributes a delegation condition would be
+// read with every @Request comparison false, and a negated one, such as
+// "anything but Owner", would then pass.
 func directoryAuthorizer(fresh func(context.Context) (*authz.Policy, error), subscriptionID string) func(context.Context, identity.Principal, bool) error {
 	const action = "Microsoft.Authorization/roleAssignments/write"
 	scope := "/subscriptions/" + subscriptionID
@@ -77,9 +84,23 @@ func directoryAuthorizer(fresh func(context.Context) (*authz.Policy, error), sub
 		if err != nil {
 			return err
 		}
-		if !policy.Check(authz.Request{PrincipalID: strings.ToLower(p.ObjectID), Scope: scope, Action: action}).Allowed {
-			return fmt.Errorf("changing the directory needs %s on the default subscription %s (its Owner has it)", action, scope)
+		caller := strings.ToLower(p.ObjectID)
+		req := authz.Request{PrincipalID: caller, Scope: scope, Action: action, RequestAttrs: map[string][]string{
+			authz.AttrRoleAssignmentRoleDefinitionID: {authz.RoleOwner},
+			authz.AttrRoleAssignmentPrincipalID:      {caller},
+			authz.AttrRoleAssignmentPrincipalType:    {principalType(p)},
+		}}
+		if !policy.Check(req).Allowed {
+			return fmt.Errorf("changing the directory needs %s for the Owner role on the default subscription %s (its Owner has it)", action, scope)
 		}
 		return nil
 	}
+}
+
+// principalType is a token's principal as role assignments name its kind.
+func principalType(p identity.Principal) string {
+	if p.Type == identity.PrincipalTypeUser {
+		return "User"
+	}
+	return "ServicePrincipal"
 }

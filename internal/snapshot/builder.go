@@ -3,7 +3,6 @@ package snapshot
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +20,7 @@ type Builder struct{ s *Snapshot }
 func NewBuilder(revision int64) *Builder {
 	return &Builder{s: &Snapshot{
 		Revision: revision, hosts: map[string]*Account{}, accounts: map[string]*Account{},
-		identities: map[string]string{}, subnets: &bart.Table[[]*Subnet]{}, subnetsByID: map[string]*Subnet{},
+		identities: map[string]string{}, subnetsByID: map[string]*Subnet{},
 	}}
 }
 
@@ -63,13 +62,10 @@ func (b *Builder) AddAccount(a *Account) {
 	b.s.accounts[strings.ToLower(a.ID)] = a
 }
 
-// AddSubnet adds a subnet at its prefixes.
+// AddSubnet adds a subnet with its prefixes.
 func (b *Builder) AddSubnet(sub *Subnet) {
 	for i, p := range sub.Prefixes {
-		p = p.Masked()
-		sub.Prefixes[i] = p
-		existing, _ := b.s.subnets.Get(p)
-		b.s.subnets.Insert(p, append(slices.Clone(existing), sub))
+		sub.Prefixes[i] = p.Masked()
 	}
 	b.s.subnetsByID[strings.ToLower(sub.ID)] = sub
 }
@@ -87,6 +83,29 @@ func (b *Builder) SetPolicy(p *authz.Policy) { b.s.policy = p }
 
 // Build returns the snapshot.
 func (b *Builder) Build() *Snapshot {
+	for _, a := range b.s.accounts {
+		b.attributeSubnets(a)
+	}
 	b.s.Built = time.Now()
 	return b.s
+}
+
+// attributeSubnets fills in the prefixes of the subnets a's
+// virtual-network rules name that have the Cognitive Services service
+// endpoint (Account.SubnetFor). Two such subnets with the same prefix are
+// both allowed, so either may answer for it.
+func (b *Builder) attributeSubnets(a *Account) {
+	a.vnetSubnets = nil
+	for id := range a.VNetRules {
+		sub := b.s.subnetsByID[id]
+		if sub == nil || !sub.HasServiceEndpoint(ServiceCognitive) {
+			continue
+		}
+		if a.vnetSubnets == nil {
+			a.vnetSubnets = &bart.Table[*Subnet]{}
+		}
+		for _, p := range sub.Prefixes {
+			a.vnetSubnets.Insert(p, sub)
+		}
+	}
 }

@@ -123,14 +123,17 @@ func TestCompile(t *testing.T) {
 		t.Error("key digests do not match listKeys")
 	}
 
-	if s := snap.SubnetFor(netip.MustParseAddr("::ffff:10.1.1.5")); s == nil || !s.HasServiceEndpoint("microsoft.cognitiveservices") {
+	if s := a.SubnetFor(netip.MustParseAddr("::ffff:10.1.1.5")); s == nil || !strings.EqualFold(s.ID, vnetID+"/subnets/apps") {
 		t.Errorf("subnet for 10.1.1.5: %+v", s)
 	}
-	if s := snap.SubnetFor(netip.MustParseAddr("10.1.2.5")); s == nil || s.HasServiceEndpoint("Microsoft.CognitiveServices") {
-		t.Errorf("subnet for 10.1.2.5: %+v", s)
+	if s := a.SubnetFor(netip.MustParseAddr("10.1.2.5")); s != nil {
+		t.Errorf("10.1.2.5 attributed to %s, which no rule names and has no service endpoint", s.ID)
 	}
-	if snap.SubnetFor(netip.MustParseAddr("10.9.0.1")) != nil {
-		t.Error("an address outside every subnet found one")
+	if s := a.SubnetFor(netip.MustParseAddr("10.9.0.1")); s != nil {
+		t.Errorf("an address outside every subnet attributed to %s", s.ID)
+	}
+	if snap.Subnet(vnetID+"/subnets/other") == nil {
+		t.Error("a subnet no rule names is not known by id")
 	}
 
 	var acct struct{ Identity struct{ PrincipalID string } }
@@ -204,23 +207,33 @@ func TestProjectIdentities(t *testing.T) {
 	}
 }
 
-// TestSubnetsWithTheSameRangeDecideNothing: two virtual networks may reuse
-// a range; an address in it does not say which subnet it came from.
-func TestSubnetsWithTheSameRangeDecideNothing(t *testing.T) {
+// TestOnlyTheAccountsSubnetsClaimAddresses: any virtual network may use
+// any range. Another network reusing the account's subnet range, or one
+// holding the public range an IP rule allows, with the Cognitive Services
+// service endpoint, does not change where the account's clients come from.
+func TestOnlyTheAccountsSubnetsClaimAddresses(t *testing.T) {
 	e := newEnv(t)
+	endpoint := []any{map[string]any{"service": "Microsoft.CognitiveServices"}}
 	e.Must(http.StatusCreated, http.MethodPut, rg+"/providers/Microsoft.Network/virtualNetworks/twin"+netAPI, map[string]any{"location": "eastus", "properties": map[string]any{
-		"addressSpace": map[string]any{"addressPrefixes": []string{"10.1.0.0/16"}},
-		"subnets":      []any{map[string]any{"name": "apps", "properties": map[string]any{"addressPrefix": "10.1.1.0/24"}}},
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.1.0.0/16", "203.0.113.0/24"}},
+		"subnets": []any{
+			map[string]any{"name": "apps", "properties": map[string]any{"addressPrefix": "10.1.1.0/25", "serviceEndpoints": endpoint}},
+			map[string]any{"name": "public", "properties": map[string]any{"addressPrefix": "203.0.113.0/24", "serviceEndpoints": endpoint}},
+		},
 	}})
 	snap, err := snapshot.Compile(t.Context(), e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := snap.SubnetFor(netip.MustParseAddr("10.1.1.5")); s != nil {
-		t.Errorf("ambiguous address attributed to %s", s.ID)
+	a := snap.Account(acctID)
+	if s := a.SubnetFor(netip.MustParseAddr("10.1.1.5")); s == nil || !strings.EqualFold(s.ID, vnetID+"/subnets/apps") {
+		t.Errorf("10.1.1.5 attributed to %+v, want the account's own subnet", s)
 	}
-	if snap.Subnet(vnetID+"/subnets/apps") == nil {
-		t.Error("the subnet is still known by id")
+	if s := a.SubnetFor(netip.MustParseAddr("203.0.113.9")); s != nil {
+		t.Errorf("an address of an IP rule attributed to %s, which the account's rules do not name", s.ID)
+	}
+	if snap.Subnet(rg+"/providers/Microsoft.Network/virtualNetworks/twin/subnets/public") == nil {
+		t.Error("the other network's subnet is not known by id")
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package snapshot compiles the stored resources into the immutable
 // Snapshot the data planes decide with: accounts by host name, their network
-// rules as CIDR tables, subnets by address, deployments and their models,
+// rules as CIDR tables (the subnets of virtual-network rules among them),
+// deployments and their models,
 // digests of account keys. A Source keeps the current Snapshot, recompiling
 // on every change in the store and swapping it in atomically; a snapshot
 // that fails to compile is never served and the last good one stays.
@@ -27,8 +28,7 @@ type Snapshot struct {
 
 	hosts       map[string]*Account // lower-cased host name → account
 	accounts    map[string]*Account // lower-cased account id → account
-	subnets     *bart.Table[[]*Subnet]
-	identities  map[string]string // managed identity principal id → resource type
+	identities  map[string]string   // managed identity principal id → resource type
 	subnetsByID map[string]*Subnet
 	policy      *authz.Policy
 }
@@ -69,6 +69,11 @@ type Account struct {
 	// networkAcls.virtualNetworkRules; VNetRuleNames names them.
 	VNetRules     map[string]int
 	VNetRuleNames []string
+	// vnetSubnets holds the prefixes of the subnets the virtual-network
+	// rules name that have the Cognitive Services service endpoint: the
+	// only subnets an address is attributed to for this account (Build
+	// fills it in).
+	vnetSubnets *bart.Table[*Subnet]
 
 	DisableLocalAuth bool
 	// KeyDigests are SHA-256 digests of key1 and key2: the snapshot never
@@ -92,6 +97,10 @@ type Deployment struct {
 	// Ready is false while the deployment is not Succeeded.
 	Ready bool
 }
+
+// ServiceCognitive is the service endpoint that makes a subnet's traffic
+// to accounts arrive through the subnet rather than from the internet.
+const ServiceCognitive = "Microsoft.CognitiveServices"
 
 // Subnet is a subnet as the data planes see it: where traffic with a
 // source address inside it comes from.
@@ -134,19 +143,22 @@ func (s *Snapshot) Account(id string) *Account {
 	return s.accounts[strings.ToLower(id)]
 }
 
-// SubnetFor returns the subnet whose prefix contains addr (the longest
-// match), or nil. Virtual networks may reuse address ranges; when the
-// longest match belongs to more than one subnet the address does not tell
-// which, and SubnetFor returns nil (a trusted proxy can name the subnet).
-func (s *Snapshot) SubnetFor(addr netip.Addr) *Subnet {
-	if s == nil || s.subnets == nil {
+// SubnetFor returns the subnet an address arrives through at this
+// account: the longest match among the subnets its virtual-network rules
+// name that have the Cognitive Services service endpoint, or nil.
+//
+// Only those subnets count. Virtual networks anywhere in the installation
+// may use any range, public ones included, so attributing an address to
+// whichever subnet holds it would let anyone who may create a network
+// turn another account's allowed clients into traffic from their subnet,
+// which that account's rules refuse. An address outside the account's
+// subnets is public traffic, matched by its IP rules.
+func (a *Account) SubnetFor(addr netip.Addr) *Subnet {
+	if a == nil || a.vnetSubnets == nil {
 		return nil
 	}
-	subs, ok := s.subnets.Lookup(addr.Unmap())
-	if !ok || len(subs) != 1 {
-		return nil
-	}
-	return subs[0]
+	sub, _ := a.vnetSubnets.Lookup(addr.Unmap())
+	return sub
 }
 
 // Subnet returns the subnet with this id, or nil.

@@ -97,7 +97,7 @@ func (in *instance) assertionCredential(appID string, getAssertion func(context.
 // and gets exactly the roles of the application's service principal.
 func TestFederatedIdentity(t *testing.T) {
 	idp := startOIDCIssuer(t)
-	in := start(t, t.TempDir(), "--oidc-ca-file", idp.caFile)
+	in := start(t, t.TempDir(), "--oidc-ca-file", idp.caFile, "--oidc-allow-cidrs", "127.0.0.0/8")
 	ctx := t.Context()
 	in.group("fed-rg", "eastus")
 

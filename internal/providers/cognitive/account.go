@@ -97,8 +97,8 @@ func (*accounts) Spec() arm.Spec {
 		Name: nameRule(), BodyETag: true, AsyncProvisioning: true, AsyncDelete: true,
 		Actions: append([]string{"listKeys", "regenerateKey"}, managedidentity.BindingActions()...),
 		// Binding the account's system-assigned identity to a workload
-		// lets the workload act as the account: the account's write.
-		ActionOperations: managedidentity.BindingOperations(TypeAccounts+"/write", TypeAccounts+"/read"),
+		// lets the workload act as the account's identity.
+		ActionOperations: managedidentity.BindingOperations(managedidentity.ActionBindSystemAssigned, TypeAccounts+"/read"),
 	}
 }
 

@@ -34,12 +34,21 @@ func BindingActions() []string {
 	return []string{ActionCreateWorkloadBinding, ActionListWorkloadBindings, ActionRevokeWorkloadBinding}
 }
 
+// ActionBindSystemAssigned is what binding a resource's system-assigned
+// identity to a workload, or revoking such a binding, needs at the
+// resource. A resource's own write is not enough: an account runs no code
+// of its owner's, so in Azure nobody gets its identity's tokens, and a
+// Cognitive Services Contributor must not inherit the roles the identity
+// holds elsewhere (nor its trusted-service bypass of firewalls). Only
+// roles granting every action (Owner, Contributor) or a custom role naming
+// it hold this one.
+const ActionBindSystemAssigned = directory.TypeWorkloadBinding + "/write"
+
 // BindingOperations maps the workload binding actions to the operations
 // RBAC checks for them (arm.Spec.ActionOperations): manage is needed to
 // create or revoke a binding (for a user-assigned identity its assign
-// action; for a resource's system-assigned identity the resource's write,
-// since whoever may change a resource may run code as its identity in
-// Azure too), read to list them.
+// action; for a resource's system-assigned identity
+// ActionBindSystemAssigned), read to list them.
 func BindingOperations(manage, read string) map[string]string {
 	return map[string]string{
 		ActionCreateWorkloadBinding: manage,

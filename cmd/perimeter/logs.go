@@ -64,7 +64,11 @@ Filters combine: --resource keeps the records of a resource and of what lies
 below it (an account and its projects; a resource group and its resources).
 --since and --until take a duration back from now (90s, 15m, 1h, 7d) or an
 RFC 3339 time. Without --top, the server returns 100 records; page back with
---before SEQ, the seq of the last record printed.`,
+--before SEQ, the seq of the last record printed.
+
+Reading the log takes Perimeter.Diagnostics/accessLogs/read (Reader has it):
+at the subscription for every record, or on a resource group or resource for
+the records of what lies there.`,
 		Example: `  perimeter logs query --result Denied --since 1h
   perimeter logs query --resource /subscriptions/{s}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a -o table
   perimeter logs query --source 10.0.0.0/8 --rule ipRules --top 20`,

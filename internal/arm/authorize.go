@@ -146,8 +146,8 @@ func (sp *Spec) operationType() string {
 }
 
 // accessFor maps a resolved request to its action and scope. The second
-// result is false for requests that need no role (operation status polls,
-// whose ids only the caller who started them knows).
+// result is false for operation polls, which mayFollow decides once the
+// operation is loaded (its caller and resource).
 func (s *Server) accessFor(method string, t target) (Access, bool) {
 	if t.op != "" {
 		return Access{}, false
@@ -222,12 +222,24 @@ func (s *Server) authorize(ctx context.Context, req *Request, t target) (filter 
 	switch {
 	case req.perms.Allows(a):
 		return false, nil
-	case t.list && req.HTTP.Method == http.MethodGet && (a.Scope == "/" || req.perms.HoldsBelow(a.Scope)):
+	case t.list && req.HTTP.Method == http.MethodGet && (a.Scope == "/" || req.perms.HoldsBelow(a.Scope)) && filterable(t.kind.kind):
 		// At the root every caller gets the list of what it may see,
 		// empty if nothing (GET /subscriptions, as Azure answers it).
 		return true, nil
 	}
 	return false, denied(req.Caller, a)
+}
+
+// filterable reports whether a list of kind k can be shown item by item.
+// Stored documents are filtered by the generic handler; a view computed
+// on request (Reader) only if it says it applies Request.MayRead, since
+// otherwise it would answer the whole scope to a caller who may read a
+// part of it.
+func filterable(k Kind) bool {
+	if _, ok := k.(Reader); ok {
+		return k.Spec().HonoursMayRead
+	}
+	return true
 }
 
 // mayRead reports whether a filtered list shows the resource id of type
@@ -240,9 +252,20 @@ func (s *Server) mayRead(req *Request, id, typ string) bool {
 	if k := s.kind(typ); k != nil {
 		op = k.spec.operationType()
 	}
+	if req.perms.Allows(Access{Action: op + "/read", Scope: id}) {
+		return true
+	}
 	// A subscription or group holding something the caller may use is
-	// listed too, as Azure shows it.
-	return req.perms.Allows(Access{Action: op + "/read", Scope: id}) || req.perms.HoldsBelow(id)
+	// listed too, as Azure shows it. A resource is not: its document
+	// (network rules, identity) is what a GET of it refuses, whatever the
+	// caller holds on its children.
+	return isContainer(typ) && req.perms.HoldsBelow(id)
+}
+
+// isContainer reports whether typ is a subscription or a resource group,
+// the scopes that lists show to whoever holds something inside them.
+func isContainer(typ string) bool {
+	return strings.EqualFold(typ, TypeSubscription) || strings.EqualFold(typ, TypeResourceGroup)
 }
 
 // checkAccesses runs a kind's AccessChecker for a write or delete: its

@@ -129,6 +129,12 @@ type Spec struct {
 	// "Microsoft.Resources/subscriptions/resourceGroups" ("/read",
 	// "/write", "/delete", "/{action}/action" are appended).
 	Operation string
+	// HonoursMayRead says a Reader kind's List leaves out what
+	// Request.MayRead refuses. A caller who holds a role only below the
+	// scope of a list is then shown the items it may read; without it,
+	// such a caller is refused 403 (a view computed on request cannot be
+	// filtered by the generic handler, and showing all of it would leak).
+	HonoursMayRead bool
 }
 
 // LocationPolicy says how a type treats "location".

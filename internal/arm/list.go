@@ -29,14 +29,14 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, req *Request, 
 	}
 	var custom func(context.Context, *Request) ([]any, error)
 	if r, ok := t.kind.kind.(Reader); ok {
-		custom = r.List
+		custom = r.List // filtered only if Spec.HonoursMayRead (authorize)
 	} else if l, ok := t.kind.kind.(Lister); ok {
 		custom = l.ListAll
+	}
+	if custom != nil {
 		if t.filter {
 			req.MayRead = func(id, typ string) bool { return s.mayRead(req, id, typ) }
 		}
-	}
-	if custom != nil {
 		items, err := custom(ctx, req)
 		if err != nil {
 			return err

@@ -49,6 +49,10 @@ type Operation struct {
 	ResourceType string `json:"perimeterResourceType"`
 	APIVersion   string `json:"perimeterApiVersion"`
 	ErrorStatus  int    `json:"perimeterErrorStatus,omitempty"`
+	// CallerID is the object id of the caller who started the operation:
+	// it may follow it whatever its roles. Empty in operations stored
+	// before it was recorded.
+	CallerID string `json:"perimeterCallerId,omitempty"`
 }
 
 // public is the operation as clients see it.
@@ -74,6 +78,7 @@ func (s *Server) newOperation(req *Request, res *Resource, action string) *Opera
 		ID:   fmt.Sprintf("/subscriptions/%s/providers/%s/locations/%s/operationStatuses/%s", sub, Namespace(req.Spec.Type), loc, name),
 		Name: name, Status: OpInProgress, StartTime: s.timeNow(),
 		Action: action, ResourceID: res.ID, ResourceType: req.Spec.Type, APIVersion: req.APIVersion,
+		CallerID: req.Caller.ObjectID,
 	}
 }
 
@@ -275,16 +280,18 @@ func (s *Server) resumeOperations(ctx context.Context) error {
 }
 
 // serveOperation answers GETs of operationStatuses (the operation resource)
-// and operationResults (202 while running, then the final result).
-func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request, t target) error {
+// and operationResults (202 while running, then the final result) to the
+// callers mayFollow admits; others get the answer of an unknown operation.
+func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request, caller Caller, t target) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(r.Method, "an operation", "GET")
 	}
 	n := len(t.elems)
-	statusID := FormatID(t.elems[:n-1]) + "/operationStatuses/" + t.elems[n-1].Name
+	name := t.elems[n-1].Name
+	statusID := FormatID(t.elems[:n-1]) + "/operationStatuses/" + name
 	doc, err := s.cfg.Store.Get(r.Context(), statusID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(http.StatusNotFound, CodeOperationNotFound, "The operation '%s' was not found.", t.elems[n-1].Name)
+		return operationNotFound(name)
 	}
 	if err != nil {
 		return err
@@ -292,6 +299,13 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request, t target
 	var op Operation
 	if err := json.Unmarshal(doc.Body, &op); err != nil {
 		return fmt.Errorf("operation %s: %w", doc.ID, err)
+	}
+	ok, err := s.mayFollow(r.Context(), caller, &op)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return operationNotFound(name)
 	}
 	if t.op == "operationStatuses" {
 		writeJSON(w, http.StatusOK, op.public())
@@ -326,4 +340,33 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request, t target
 		return fmt.Errorf("type %s is no longer registered", op.ResourceType)
 	}
 	return s.writeDoc(w, http.StatusOK, &k.spec, res)
+}
+
+// operationNotFound is the 404 of an operation that does not exist, or
+// that the caller may not follow: the two are not told apart.
+func operationNotFound(name string) *Error {
+	return Errorf(http.StatusNotFound, CodeOperationNotFound, "The operation '%s' was not found.", name)
+}
+
+// mayFollow reports whether caller may read op's status and result: the
+// caller who started it, or one who may read the resource it acts on. The
+// URL alone is not enough: it is logged, it may be shared, and the result
+// is the resource's current document for as long as the operation is
+// kept, whatever happened to the roles of whoever holds it.
+func (s *Server) mayFollow(ctx context.Context, caller Caller, op *Operation) (bool, error) {
+	if s.cfg.Authorizer == nil || (op.CallerID != "" && strings.EqualFold(op.CallerID, caller.ObjectID)) {
+		return true, nil
+	}
+	if op.ResourceID == "" {
+		return false, nil
+	}
+	perms, err := s.cfg.Authorizer.Permissions(ctx, caller)
+	if err != nil {
+		return false, fmt.Errorf("permissions of %s: %w", caller.ObjectID, err)
+	}
+	typ := op.ResourceType
+	if k := s.kind(typ); k != nil {
+		typ = k.spec.operationType()
+	}
+	return perms.Allows(Access{Action: typ + "/read", Scope: op.ResourceID}), nil
 }

@@ -304,7 +304,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) (Caller, error) {
 		return caller, err
 	}
 	if t.op != "" {
-		return caller, s.serveOperation(w, r, t)
+		return caller, s.serveOperation(w, r, caller, t)
 	}
 	spec := &t.kind.spec
 	if !slices.Contains(spec.APIVersions, apiVersion) {

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -54,6 +55,8 @@ func TestPersonas(t *testing.T) {
 	acct := rg + "/providers/Microsoft.CognitiveServices/accounts/foundry"
 	team := acct + "/projects/team"
 	vnet := rg + "/providers/Microsoft.Network/virtualNetworks/net"
+	accounts := rg + "/providers/Microsoft.CognitiveServices/accounts"
+	accessLogs := s.sub() + "/providers/Perimeter.Diagnostics/accessLogs?api-version=2026-01-01"
 
 	personas := []*persona{
 		{key: "admin", name: "Admin (Owner at the subscription)"},
@@ -158,6 +161,14 @@ func TestPersonas(t *testing.T) {
 		// what it may read rather than refusing.
 		{"list the account's projects", arm(http.MethodGet, acct+"/projects"+csAPI, nil),
 			[5]outcome{ok, ok, ok, ok, denied}},
+		// Filtered too, but a role on a project does not show its account:
+		// the list holds what GET would answer (checked below).
+		{"list the resource group's accounts", arm(http.MethodGet, accounts+csAPI, nil),
+			[5]outcome{ok, ok, ok, ok, denied}},
+		// So does the access log: no persona below the subscription holds
+		// Perimeter.Diagnostics/accessLogs/read (checked below).
+		{"list the subscription's access log", arm(http.MethodGet, accessLogs, nil),
+			[5]outcome{ok, ok, ok, ok, denied}},
 		{"DELETE a project", armAt(http.MethodDelete,
 			func(p *persona) string { return acct + "/projects/gone-" + p.key + csAPI }, nil),
 			[5]outcome{gone, gone, gone, denied, denied}},
@@ -204,6 +215,29 @@ func TestPersonas(t *testing.T) {
 	list := s.must(mgmt(personas[3]), http.StatusOK, http.MethodGet, acct+"/projects"+csAPI, nil).json(t)["value"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["name"] != "team" {
 		t.Errorf("the project user lists %v", list)
+	}
+	// The account appears in the group's list to those who may GET it.
+	// Until filtered lists showed only subscriptions and groups for what
+	// they hold, the project user saw the account's whole document
+	// (networkAcls, identity) here while GET of it answered 403.
+	for i, want := range []bool{true, true, false, false} {
+		list := s.must(mgmt(personas[i]), http.StatusOK, http.MethodGet, accounts+csAPI, nil).json(t)["value"].([]any)
+		if got := slices.ContainsFunc(list, func(it any) bool { return it.(map[string]any)["name"] == "foundry" }); got != want {
+			t.Errorf("%s: the account in the group's list = %v, want %v", personas[i].name, got, want)
+		}
+	}
+	// The access log holds the chats above; roles below the subscription
+	// read none of it, where they once read it all.
+	if s.log.keep(t, s.st) == 0 {
+		t.Fatal("the gateway logged no chat")
+	}
+	if got := s.must(s.admin, http.StatusOK, http.MethodGet, accessLogs, nil).json(t)["value"].([]any); len(got) == 0 {
+		t.Error("the administrator reads no access log record")
+	}
+	for _, p := range personas[1:4] {
+		if got := s.must(mgmt(p), http.StatusOK, http.MethodGet, accessLogs, nil).json(t)["value"].([]any); len(got) != 0 {
+			t.Errorf("%s reads %d access log records", p.name, len(got))
+		}
 	}
 }
 

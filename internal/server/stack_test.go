@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,7 @@ func newStack(t *testing.T) *stack {
 	control, handler, err := newControlPlane(controlPlaneConfig{
 		Store: s.st, Directory: s.dir, Issuer: s.issuer, Snapshots: s.snaps, Installation: s.inst,
 		Catalog: catalog, Secrets: box, BaseDomain: DefaultBaseDomain, GatewayPort: 8444, Logger: quiet,
+		LogSink: s.st.(accesslog.Sink),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +327,19 @@ func (l *memLog) Log(r accesslog.Record) {
 	l.mu.Lock()
 	l.recs = append(l.recs, r)
 	l.mu.Unlock()
+}
+
+// keep writes the records so far to the store, where the control plane
+// reads the access log (Run's logger does it in batches).
+func (l *memLog) keep(t *testing.T, st store.Store) int {
+	t.Helper()
+	l.mu.Lock()
+	recs := slices.Clone(l.recs)
+	l.mu.Unlock()
+	if err := st.(accesslog.Sink).AppendLogs(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return len(recs)
 }
 
 // find returns the record of a request, waiting for it: the gateway writes

@@ -11,7 +11,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
-	"github.com/perimeterhq/perimeter/internal/snapshot"
+	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -42,15 +42,7 @@ func newEnv(t *testing.T) *armtest.Env {
 		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
 			return authorization.Kinds(srv, authorization.Config{Principals: lookup, TenantID: armtest.TenantID})
 		}),
-		armtest.Authorizer(func(st store.Store) arm.Authorizer {
-			return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
-				snap, err := snapshot.Compile(ctx, snapshot.SourceConfig{Store: st})
-				if err != nil {
-					return nil, err
-				}
-				return snap.Policy(), nil
-			})
-		}))
+		armtest.Authorizer(snapshottest.Authorizer))
 	// The administrator's own Owner assignment, as bootstrap writes it.
 	ops, err := authorization.AssignOps("/subscriptions/"+sub, "99999999-9999-9999-9999-999999999999", authz.RoleOwner, armtest.ObjectID, "ServicePrincipal", time.Now())
 	if err != nil {

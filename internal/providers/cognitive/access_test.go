@@ -14,7 +14,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
-	"github.com/perimeterhq/perimeter/internal/snapshot"
+	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -39,15 +39,7 @@ func newRBACEnv(t *testing.T) *env {
 			anyone := func(context.Context, string, string) (string, error) { return "ServicePrincipal", nil }
 			return authorization.Kinds(srv, authorization.Config{Principals: anyone, TenantID: tenant})
 		}),
-		armtest.Authorizer(func(st store.Store) arm.Authorizer {
-			return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
-				snap, err := snapshot.Compile(ctx, snapshot.SourceConfig{Store: st})
-				if err != nil {
-					return nil, err
-				}
-				return snap.Policy(), nil
-			})
-		}))
+		armtest.Authorizer(snapshottest.Authorizer))
 }
 
 // grant assigns a built-in role to principal at scope.

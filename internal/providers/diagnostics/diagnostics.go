@@ -11,10 +11,16 @@
 // Log Analytics (NSPAccessLogs), outside ARM; a self-hosted installation
 // has no Log Analytics, so the log is read through the same API, scoped by
 // subscription like everything else there.
+//
+// Reading it takes Perimeter.Diagnostics/accessLogs/read (Reader has it):
+// at the subscription for every record; a caller holding roles only below
+// the subscription reads the records of the resources at which it holds
+// that action, and nothing else.
 package diagnostics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,7 +58,7 @@ type accessLogs struct{ sink accesslog.Sink }
 func (*accessLogs) Spec() arm.Spec {
 	return arm.Spec{
 		Type: TypeAccessLogs, APIVersions: APIVersions, ParentType: arm.TypeSubscription,
-		ReadOnly: true, NoProperties: true,
+		ReadOnly: true, NoProperties: true, HonoursMayRead: true,
 	}
 }
 
@@ -71,7 +77,12 @@ func (a *accessLogs) List(ctx context.Context, r *arm.Request) ([]any, error) {
 	if a.sink == nil {
 		return []any{}, nil
 	}
-	records, err := a.sink.QueryLogs(ctx, q)
+	var records []accesslog.Record
+	if r.MayRead == nil {
+		records, err = a.sink.QueryLogs(ctx, q)
+	} else {
+		records, err = a.readable(ctx, q, r.MayRead)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +91,53 @@ func (a *accessLogs) List(ctx context.Context, r *arm.Request) ([]any, error) {
 		out[i] = rec
 	}
 	return out, nil
+}
+
+// readable returns the first records q selects (at most its limit) whose
+// resource the caller may read the log of. The store cannot apply RBAC,
+// so this reads batch after batch, each twice as large as the last up to
+// MaxLimit, until the page is full or the log ends: a page is short only
+// at the end, and the seq of its last record pages on as it does
+// unfiltered (records skipped after it are read again, and skipped
+// again, by the next page).
+func (a *accessLogs) readable(ctx context.Context, q accesslog.Query, mayRead func(id, typ string) bool) ([]accesslog.Record, error) {
+	f, err := q.Filter()
+	if err != nil {
+		return nil, arm.BadRequest(CodeInvalidQuery, "The query is invalid: %v.", err)
+	}
+	want := f.Limit
+	known := map[string]bool{} // lower-cased resource id: readable
+	allowed := func(id string) bool {
+		key := strings.ToLower(id)
+		ok, seen := known[key]
+		if !seen {
+			ok = id != "" && mayRead(id, TypeAccessLogs)
+			known[key] = ok
+		}
+		return ok
+	}
+	out := make([]accesslog.Record, 0, want)
+	for q.Limit = want; ; q.Limit = min(2*q.Limit, accesslog.MaxLimit) {
+		batch, err := a.sink.QueryLogs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range batch {
+			if allowed(rec.ResourceID) {
+				if out = append(out, rec); len(out) == want {
+					return out, nil
+				}
+			}
+		}
+		if len(batch) < q.Limit {
+			return out, nil
+		}
+		last := batch[len(batch)-1].Seq
+		if last <= 0 {
+			return nil, fmt.Errorf("access log record %s has no seq to page on", batch[len(batch)-1].RequestID)
+		}
+		q.Before = last
+	}
 }
 
 // parseQuery reads and checks the query parameters. Every refusal is a

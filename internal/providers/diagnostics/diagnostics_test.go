@@ -36,13 +36,13 @@ type env struct {
 	sink accesslog.Sink
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...armtest.Option) *env {
 	t.Helper()
 	e := &env{t: t}
-	e.Env = armtest.New(t, armtest.Subscriptions(other), armtest.Kinds(func(srv *arm.Server, st store.Store) []arm.Kind {
+	e.Env = armtest.New(t, append([]armtest.Option{armtest.Subscriptions(other), armtest.Kinds(func(srv *arm.Server, st store.Store) []arm.Kind {
 		e.sink = st.(accesslog.Sink) // both stores keep the log
 		return diagnostics.Kinds(srv, e.sink)
-	}))
+	})}, opts...)...)
 	e.seed()
 	return e
 }

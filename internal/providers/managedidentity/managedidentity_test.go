@@ -17,7 +17,7 @@ import (
 	"github.com/perimeterhq/perimeter/internal/identity"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
-	"github.com/perimeterhq/perimeter/internal/snapshot"
+	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
 	"github.com/perimeterhq/perimeter/internal/store"
 )
 
@@ -56,15 +56,7 @@ func newEnv(t *testing.T) *armtest.Env {
 			}
 			return append(managedidentity.Kinds(srv), authorization.Kinds(srv, authorization.Config{Principals: lookup, TenantID: tenant})...)
 		}),
-		armtest.Authorizer(func(st store.Store) arm.Authorizer {
-			return authorization.NewAuthorizer(func(ctx context.Context) (*authz.Policy, error) {
-				snap, err := snapshot.Compile(ctx, snapshot.SourceConfig{Store: st})
-				if err != nil {
-					return nil, err
-				}
-				return snap.Policy(), nil
-			})
-		}))
+		armtest.Authorizer(snapshottest.Authorizer))
 	ops, err := authorization.AssignOps("/subscriptions/"+sub, "99999999-9999-9999-9999-999999999999", authz.RoleOwner, armtest.ObjectID, "ServicePrincipal", time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,18 @@ func (h held) Allows(a arm.Access) bool {
 	return false
 }
 
+// MayEver: a grant of the action at or above the scope (or below it,
+// with within), whatever its conditions (this fake has none).
+func (h held) MayEver(a arm.Access, below bool) bool {
+	for _, g := range h {
+		if (within(a.Scope, g.scope) || (below && within(g.scope, a.Scope))) && (g.action == "*" || strings.EqualFold(g.action, a.Action) ||
+			(g.action == "*/read" && strings.HasSuffix(a.Action, "/read"))) {
+			return true
+		}
+	}
+	return false
+}
+
 func (h held) HoldsBelow(scope string) bool {
 	for _, g := range h {
 		if !strings.EqualFold(g.scope, scope) && within(g.scope, scope) {

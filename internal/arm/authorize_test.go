@@ -232,3 +232,14 @@ func TestOperationsAnswerTheirCallerAndReaders(t *testing.T) {
 		}
 	}
 }
+
+// Listing resource providers is Azure's
+// "Microsoft.Resources/subscriptions/providers/read", which custom roles
+// name.
+func TestProvidersListNeedsAzuresAction(t *testing.T) {
+	const lister = "provider-lister"
+	e := newRBACEnv(t, grants{lister: {{"Microsoft.Resources/subscriptions/providers/read", "/subscriptions/" + sub}}})
+	e.as(lister, func() {
+		e.Must(http.StatusOK, http.MethodGet, "/subscriptions/"+sub+"/providers"+rgAPI, nil)
+	})
+}

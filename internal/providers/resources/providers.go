@@ -23,6 +23,9 @@ func (*providers) Spec() arm.Spec {
 		APIVersions: arm.ResourcesAPIVersions,
 		ParentType:  arm.TypeSubscription,
 		Actions:     []string{"register", "unregister"},
+		// Azure's read of providers is "Microsoft.Resources/subscriptions/providers/read",
+		// which custom roles name.
+		Operation: "Microsoft.Resources/subscriptions/providers",
 	}
 }
 

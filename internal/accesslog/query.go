@@ -194,13 +194,17 @@ type Columns struct {
 
 // Encode returns the JSON a store keeps for a record (Seq left out, Time in
 // UTC, SubscriptionID taken from ResourceID when empty) and its columns.
-func Encode(r Record) ([]byte, Columns, error) {
+func Encode(r Record) ([]byte, Columns, error) { return AppendEncoded(nil, r) }
+
+// AppendEncoded is Encode appending the JSON to dst, so that a store which
+// keeps a batch's records end to end encodes them into one buffer.
+func AppendEncoded(dst []byte, r Record) ([]byte, Columns, error) {
 	r.Seq = 0
 	r.Time = r.Time.UTC()
 	if r.SubscriptionID == "" {
 		r.SubscriptionID = SubscriptionOf(r.ResourceID)
 	}
-	b, err := r.AppendJSON(nil)
+	b, err := r.AppendJSON(dst)
 	if err != nil {
 		return nil, Columns{}, fmt.Errorf("encode access log record %s: %w", r.RequestID, err)
 	}

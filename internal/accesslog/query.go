@@ -185,8 +185,8 @@ func SourceRange(source string) (lo, hi []byte, err error) {
 type Columns struct {
 	// Time is Unix nanoseconds.
 	Time int64
-	// Subscription, Resource, Rule, Host and Deployment are lower-cased;
-	// Result is as recorded.
+	// Subscription, Resource, Rule, Host and Deployment are lower-cased
+	// as Encode returns them (see Lower); Result is as recorded.
 	Subscription, Resource, Result, Rule, Host, Deployment string
 	// Source is SourceKey(SourceIP), nil without an address.
 	Source []byte
@@ -194,10 +194,15 @@ type Columns struct {
 
 // Encode returns the JSON a store keeps for a record (Seq left out, Time in
 // UTC, SubscriptionID taken from ResourceID when empty) and its columns.
-func Encode(r Record) ([]byte, Columns, error) { return AppendEncoded(nil, r) }
+func Encode(r Record) ([]byte, Columns, error) {
+	b, c, err := AppendEncoded(nil, r)
+	return b, c.Lower(), err
+}
 
-// AppendEncoded is Encode appending the JSON to dst, so that a store which
-// keeps a batch's records end to end encodes them into one buffer.
+// AppendEncoded is Encode appending the JSON to dst, with the columns'
+// strings as recorded rather than lower-cased (see Lower). A store that
+// keeps a batch's records end to end encodes them into one buffer, and
+// one that keeps each batch's distinct values lower-cases only those.
 func AppendEncoded(dst []byte, r Record) ([]byte, Columns, error) {
 	r.Seq = 0
 	r.Time = r.Time.UTC()
@@ -210,14 +215,25 @@ func AppendEncoded(dst []byte, r Record) ([]byte, Columns, error) {
 	}
 	return b, Columns{
 		Time:         unixNano(r.Time),
-		Subscription: strings.ToLower(r.SubscriptionID),
-		Resource:     strings.ToLower(strings.TrimSuffix(r.ResourceID, "/")),
+		Subscription: r.SubscriptionID,
+		Resource:     strings.TrimSuffix(r.ResourceID, "/"),
 		Result:       r.Result,
-		Rule:         strings.ToLower(r.Rule),
-		Host:         strings.ToLower(r.Host),
-		Deployment:   strings.ToLower(r.Deployment),
+		Rule:         r.Rule,
+		Host:         r.Host,
+		Deployment:   r.Deployment,
 		Source:       SourceKey(r.SourceIP),
 	}, nil
+}
+
+// Lower returns c with the strings queries compare lower-cased: all but
+// Result, which is kept as recorded.
+func (c Columns) Lower() Columns {
+	c.Subscription = strings.ToLower(c.Subscription)
+	c.Resource = strings.ToLower(c.Resource)
+	c.Rule = strings.ToLower(c.Rule)
+	c.Host = strings.ToLower(c.Host)
+	c.Deployment = strings.ToLower(c.Deployment)
+	return c
 }
 
 // Decode reads a record a store kept, with its Seq.

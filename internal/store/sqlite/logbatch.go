@@ -25,10 +25,11 @@ import (
 // for):
 //
 //   - summary: per filtered field (subscription, resource, result, rule,
-//     host, deployment) the distinct values in the batch, lower-cased as
-//     accesslog.Columns has them, and the lowest and highest source key.
-//     A query evaluates its filter on these few values once per batch and
-//     skips a batch none of whose values match, without reading more.
+//     host, deployment) the distinct values in the batch, as recorded, and
+//     the lowest and highest source key. A query lower-cases these few
+//     values and evaluates its filter on them once per batch (rather than
+//     every record being lower-cased on its way in), and skips a batch none
+//     of whose values match, without reading more.
 //   - keys: per record, in the order stored: its slot, its time (a zigzag
 //     varint delta from the previous record's), for each field the index
 //     of its value in the summary, its source key, and the length of its
@@ -77,6 +78,7 @@ type batchBuilder struct {
 	dicts            [numFields][]string
 	srcLo, srcHi     []byte
 	keys             []byte
+	sum              []byte // the summary, once sealed
 	// records is the JSON of the records added, end to end; callers append
 	// a record's JSON to it before adding its key.
 	records []byte
@@ -98,7 +100,7 @@ func (b *batchBuilder) reset() {
 		b.dicts[f] = b.dicts[f][:0]
 	}
 	b.srcLo, b.srcHi = nil, nil
-	b.keys = b.keys[:0]
+	b.keys, b.sum = b.keys[:0], b.sum[:0]
 	b.records = b.records[:0]
 }
 
@@ -142,17 +144,9 @@ func (b *batchBuilder) intern(f int, v string) uint32 {
 	return i
 }
 
-// summary returns the batch's summary blob.
-func (b *batchBuilder) summary() []byte {
-	size := 1 + 2*binary.MaxVarintLen16 + len(b.srcLo) + len(b.srcHi)
-	for _, d := range b.dicts {
-		size += binary.MaxVarintLen16
-		for _, v := range d {
-			size += binary.MaxVarintLen16 + len(v)
-		}
-	}
-	out := make([]byte, 1, size)
-	out[0] = summaryVersion
+// seal writes the batch's summary, once every record is added.
+func (b *batchBuilder) seal() {
+	out := append(b.sum[:0], summaryVersion)
 	for _, d := range b.dicts {
 		out = binary.AppendUvarint(out, uint64(len(d)))
 		for _, v := range d {
@@ -160,7 +154,7 @@ func (b *batchBuilder) summary() []byte {
 		}
 	}
 	out = appendBytes(out, b.srcLo)
-	return appendBytes(out, b.srcHi)
+	b.sum = appendBytes(out, b.srcHi)
 }
 
 func appendBytes(dst, v []byte) []byte {

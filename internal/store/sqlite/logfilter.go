@@ -56,6 +56,9 @@ func (m *logMatcher) admit(s *batchSummary) bool {
 		ok := m.allowed[f][:0]
 		some := false
 		for _, v := range s.dicts[f] {
+			if f != fieldResult { // kept as recorded, as in accesslog.Columns
+				v = bytes.ToLower(v)
+			}
 			match := m.matches(f, v)
 			ok = append(ok, match)
 			some = some || match

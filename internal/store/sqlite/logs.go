@@ -16,52 +16,32 @@ import (
 
 var _ accesslog.Sink = (*Store)(nil)
 
-// encodedBatch is one batch ready to store.
-type encodedBatch struct {
-	minTime, maxTime       int64
-	n                      int
-	summary, keys, records []byte
-}
-
-// finish returns the batch built so far and resets b for the next one.
-func (b *batchBuilder) finish() encodedBatch {
-	e := encodedBatch{minTime: b.minTime, maxTime: b.maxTime, n: b.n,
-		summary: b.summary(), keys: slices.Clone(b.keys), records: b.records}
-	b.records = nil // handed over
-	b.reset()
-	return e
-}
-
-// recordSizeHint is about the size of an ingress record's JSON, to size a
-// batch's buffer once rather than grow it in steps.
-const recordSizeHint = 640
-
 // encodeBatches lays records out as batches of at most batchSlots, their
-// slots in the order given.
-func encodeBatches(records []accesslog.Record) ([]encodedBatch, error) {
-	b := newBatchBuilder()
-	out := make([]encodedBatch, 0, (len(records)+batchSlots-1)/batchSlots)
+// slots in the order given, in builders from get.
+func encodeBatches(records []accesslog.Record, get func() *batchBuilder) ([]*batchBuilder, error) {
+	out := make([]*batchBuilder, 0, (len(records)+batchSlots-1)/batchSlots)
 	for part := range slices.Chunk(records, batchSlots) {
-		b.records = make([]byte, 0, len(part)*recordSizeHint)
+		b := get()
+		out = append(out, b)
 		for slot := range part {
 			start := len(b.records)
 			var c accesslog.Columns
 			var err error
 			if b.records, c, err = accesslog.AppendEncoded(b.records, part[slot]); err != nil {
-				return nil, err
+				return out, err
 			}
 			b.add(slot, &c, len(b.records)-start)
 		}
-		out = append(out, b.finish())
+		b.seal()
 	}
 	return out, nil
 }
 
-// insertBatch stores a batch; a nil id lets AUTOINCREMENT choose one
-// larger than any batch ever stored, so a Seq is never given twice.
-func insertBatch(ctx context.Context, tx *sql.Tx, id any, e encodedBatch) error {
+// insertBatch stores a sealed batch; a nil id lets AUTOINCREMENT choose
+// one larger than any batch ever stored, so a Seq is never given twice.
+func insertBatch(ctx context.Context, tx *sql.Tx, id any, b *batchBuilder) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO access_log_batch (id, min_time, max_time, n, summary, keys, records)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, e.minTime, e.maxTime, e.n, e.summary, e.keys, e.records)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, b.minTime, b.maxTime, b.n, b.sum, b.keys, b.records)
 	return err
 }
 
@@ -75,14 +55,22 @@ func (s *Store) AppendLogs(ctx context.Context, records []accesslog.Record) erro
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: append logs: %w", err)
 	}
-	// Encode before taking the write lock, which document writes wait for.
-	batches, err := encodeBatches(records)
+	// Encode before taking the write lock, which document writes wait for,
+	// into builders kept from call to call: a batch's buffers are hundreds
+	// of kilobytes, which the garbage collector would otherwise churn.
+	batches, err := encodeBatches(records, func() *batchBuilder { return s.builders.Get().(*batchBuilder) })
+	defer func() {
+		for _, b := range batches {
+			b.reset()
+			s.builders.Put(b)
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("sqlite: append logs: %w", err)
 	}
 	err = inTx(ctx, s.writer, func(tx *sql.Tx) error {
-		for _, e := range batches {
-			if err := insertBatch(ctx, tx, nil, e); err != nil {
+		for _, b := range batches {
+			if err := insertBatch(ctx, tx, nil, b); err != nil {
 				return err
 			}
 		}
@@ -410,9 +398,9 @@ func rewriteBatch(ctx context.Context, tx *sql.Tx, id, cut int64) (int64, error)
 		_, err = tx.ExecContext(ctx, `DELETE FROM access_log_batch WHERE id = ?`, id)
 		return removed, err
 	}
-	e := b.finish()
+	b.seal()
 	_, err = tx.ExecContext(ctx, `UPDATE access_log_batch SET min_time = ?, max_time = ?, n = ?, summary = ?, keys = ?, records = ?
-		WHERE id = ?`, e.minTime, e.maxTime, e.n, e.summary, e.keys, e.records, id)
+		WHERE id = ?`, b.minTime, b.maxTime, b.n, b.sum, b.keys, b.records, id)
 	return removed, err
 }
 
@@ -438,7 +426,10 @@ func moveRowLogs(ctx context.Context, tx *sql.Tx) error {
 		if b.n == 0 {
 			return nil
 		}
-		return insertBatch(ctx, tx, batch, b.finish())
+		b.seal()
+		err := insertBatch(ctx, tx, batch, b)
+		b.reset()
+		return err
 	}
 	for rows.Next() {
 		var seq int64

@@ -57,6 +57,9 @@ type Store struct {
 	path   string
 	writer *sql.DB // exactly one connection; every write transaction
 	reader *sql.DB // read-only connections
+	// builders are access-log batch builders, kept from one AppendLogs to
+	// the next (see there).
+	builders sync.Pool
 
 	hub fanout.Hub
 	// notified is the highest revision subscribers have been woken for.
@@ -106,6 +109,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 
 	s := &Store{path: abs, writer: writer, reader: reader, watchDone: make(chan struct{})}
+	s.builders.New = func() any { return newBatchBuilder() }
 	rev, err := s.Revision(ctx)
 	if err != nil {
 		s.closeDBs()

@@ -274,6 +274,9 @@ func (r *blobReader) varint() int64 {
 // bytes reads a length-prefixed byte string, pointing into the blob.
 func (r *blobReader) bytes() []byte {
 	n := r.count(len(r.b))
+	if r.err == nil && n > len(r.b) { // the count's own bytes are read
+		r.fail("bytes past the end")
+	}
 	if r.err != nil {
 		return nil
 	}

@@ -331,12 +331,21 @@ func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) 
 	}
 }
 
+// oldBatches selects up to the second argument batches whose records are
+// all older than the first, oldest first, from the max_time index.
+const oldBatches = `SELECT id FROM access_log_batch WHERE max_time < ? ORDER BY max_time LIMIT ?`
+
+// straddlingBatch selects a batch with records either side of the
+// argument. From the min_time index (the + keeps SQLite off the max_time
+// one, where every newer batch would be looked at): pruneStep deleted the
+// old batches first, so those left below the cut-off straddle it.
+const straddlingBatch = `SELECT id FROM access_log_batch WHERE min_time < ? AND +max_time >= ? LIMIT 1`
+
 // pruneStep deletes up to pruneBatches batches older than cut or, when
 // none is left, rewrites one that straddles it. more reports whether it
 // did anything, and so whether there may be more to do.
 func pruneStep(ctx context.Context, tx *sql.Tx, cut int64) (removed int64, more bool, err error) {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM access_log_batch WHERE id IN
-		(SELECT id FROM access_log_batch WHERE max_time < ? ORDER BY max_time LIMIT ?) RETURNING n`, cut, pruneBatches)
+	rows, err := tx.QueryContext(ctx, `DELETE FROM access_log_batch WHERE id IN (`+oldBatches+`) RETURNING n`, cut, pruneBatches)
 	if err != nil {
 		return 0, false, err
 	}
@@ -351,11 +360,8 @@ func pruneStep(ctx context.Context, tx *sql.Tx, cut int64) (removed int64, more 
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil || more {
 		return removed, more, err
 	}
-	// From the min_time index (the + keeps SQLite off the max_time one,
-	// where every newer batch would be looked at): old batches are gone
-	// by now, so those left below the cut-off straddle it.
 	var id int64
-	err = tx.QueryRowContext(ctx, `SELECT id FROM access_log_batch WHERE min_time < ? AND +max_time >= ? LIMIT 1`, cut, cut).Scan(&id)
+	err = tx.QueryRowContext(ctx, straddlingBatch, cut, cut).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

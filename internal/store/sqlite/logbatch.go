@@ -26,16 +26,24 @@ import (
 //
 //   - summary: per filtered field (subscription, resource, result, rule,
 //     host, deployment) the distinct values in the batch, as recorded, and
-//     the lowest and highest source key. A query lower-cases these few
-//     values and evaluates its filter on them once per batch (rather than
-//     every record being lower-cased on its way in), and skips a batch none
-//     of whose values match, without reading more.
+//     the lowest and highest source key. A query normalises these few
+//     values (accesslog.Columns.Lower) and evaluates its filter on them
+//     once per batch, rather than every record being lower-cased on its
+//     way in, and skips a batch none of whose values match, without
+//     reading more.
 //   - keys: per record, in the order stored: its slot, its time (a zigzag
 //     varint delta from the previous record's), for each field the index
 //     of its value in the summary, its source key, and the length of its
 //     JSON. A query filters a batch's records on these alone and decodes
 //     the JSON only of those it returns.
-//   - records: the records' JSON (accesslog.Encode) end to end.
+//   - records: the records' JSON (accesslog.Stored) end to end, without
+//     the fields the summary holds: they are over 40% of an ingress
+//     record's JSON (the resource id alone is over 100 bytes), and the
+//     bytes stored are what most of appending costs once records are
+//     batched (SQLite writes each page to the WAL, then again at the
+//     checkpoint). Reads put them back from the summary. Batches moved
+//     from the per-record table keep whole JSON and lower-cased values
+//     (a flag in the summary says which).
 //
 // A record's Seq is its batch id * batchSlots + its slot. Slots are given
 // in append order, so Seq grows in storage order as the keyset cursor
@@ -69,6 +77,17 @@ func fieldValues(c *accesslog.Columns) [numFields]string {
 	return [numFields]string{c.Subscription, c.Resource, c.Result, c.Rule, c.Host, c.Deployment}
 }
 
+// recordFields are the fields of r that the summary's fields hold.
+func recordFields(r *accesslog.Record) [numFields]*string {
+	return [numFields]*string{&r.SubscriptionID, &r.ResourceID, &r.Result, &r.Rule, &r.Host, &r.Deployment}
+}
+
+// Summary flags.
+const (
+	// flagStripped: the records' JSON leaves out the summary's fields.
+	flagStripped = 1 << iota
+)
+
 // batchBuilder lays out one batch. It is reused from batch to batch.
 type batchBuilder struct {
 	n                int
@@ -79,6 +98,9 @@ type batchBuilder struct {
 	srcLo, srcHi     []byte
 	keys             []byte
 	sum              []byte // the summary, once sealed
+	// stripped says that the records' JSON leaves out the summary's
+	// fields (flagStripped).
+	stripped bool
 	// records is the JSON of the records added, end to end; callers append
 	// a record's JSON to it before adding its key.
 	records []byte
@@ -100,6 +122,7 @@ func (b *batchBuilder) reset() {
 		b.dicts[f] = b.dicts[f][:0]
 	}
 	b.srcLo, b.srcHi = nil, nil
+	b.stripped = false
 	b.keys, b.sum = b.keys[:0], b.sum[:0]
 	b.records = b.records[:0]
 }
@@ -146,7 +169,11 @@ func (b *batchBuilder) intern(f int, v string) uint32 {
 
 // seal writes the batch's summary, once every record is added.
 func (b *batchBuilder) seal() {
-	out := append(b.sum[:0], summaryVersion)
+	var flags byte
+	if b.stripped {
+		flags |= flagStripped
+	}
+	out := append(b.sum[:0], summaryVersion, flags)
 	for _, d := range b.dicts {
 		out = binary.AppendUvarint(out, uint64(len(d)))
 		for _, v := range d {
@@ -163,6 +190,7 @@ func appendBytes(dst, v []byte) []byte {
 
 // batchSummary is a summary read back. Its slices point into the blob.
 type batchSummary struct {
+	stripped     bool
 	dicts        [numFields][][]byte
 	srcLo, srcHi []byte // nil when no record has a source
 }
@@ -170,10 +198,14 @@ type batchSummary struct {
 // parseSummary reads a summary blob.
 func parseSummary(blob []byte) (batchSummary, error) {
 	var s batchSummary
-	if len(blob) == 0 || blob[0] != summaryVersion {
+	if len(blob) < 2 || blob[0] != summaryVersion {
 		return s, errors.New("unknown summary version")
 	}
-	r := blobReader{b: blob[1:]}
+	if blob[1]&^flagStripped != 0 {
+		return s, fmt.Errorf("unknown summary flags %#x", blob[1])
+	}
+	s.stripped = blob[1]&flagStripped != 0
+	r := blobReader{b: blob[2:]}
 	for f := range s.dicts {
 		n := r.count(len(r.b))
 		s.dicts[f] = make([][]byte, n)
@@ -186,6 +218,17 @@ func parseSummary(blob []byte) (batchSummary, error) {
 		s.srcLo, s.srcHi = nil, nil
 	}
 	return s, r.done("summary")
+}
+
+// restore puts back into r, read from the JSON of a stripped batch, the
+// fields its summary holds, given its key's indexes.
+func (s *batchSummary) restore(r *accesslog.Record, fields *[numFields]uint32) {
+	if !s.stripped {
+		return
+	}
+	for f, p := range recordFields(r) {
+		*p = string(s.dicts[f][fields[f]])
+	}
 }
 
 // logKey is one record's entry in a batch's keys.

@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +45,7 @@ func TestBatchSummary(t *testing.T) {
 	}
 	for f, want := range map[int][]string{
 		fieldSubscription: {"s1"}, // taken from the resource id, lower-cased
-		fieldResource:     {acct, acct + "/projects/p"},
+		fieldResource:     {acct, acct + "/", acct + "/projects/p"},
 		fieldResult:       {accesslog.Allowed, accesslog.Denied},
 		fieldRule:         {"ipRules[0]", ""},
 		fieldHost:         {"A.example", "a.example"},
@@ -55,6 +57,9 @@ func TestBatchSummary(t *testing.T) {
 	}
 	if string(s.srcLo) != string(accesslog.SourceKey("10.0.0.2")) || string(s.srcHi) != string(accesslog.SourceKey("10.0.0.9")) {
 		t.Errorf("source range %v-%v, want 10.0.0.2-10.0.0.9", s.srcLo, s.srcHi)
+	}
+	if !s.stripped || bytes.Contains(b.records, []byte(`"resourceId"`)) || bytes.Contains(b.records, []byte(`"A.example"`)) {
+		t.Errorf("records %s, want their JSON without the values the summary holds", b.records)
 	}
 	if b.minTime != at.Add(-time.Second).UnixNano() || b.maxTime != at.Add(time.Second).UnixNano() || b.n != 3 {
 		t.Errorf("batch of %d from %d to %d, want 3 records a second either side of %d", b.n, b.minTime, b.maxTime, at.UnixNano())
@@ -86,6 +91,37 @@ func TestBatchSummary(t *testing.T) {
 		}
 		if got := newLogMatcher(f).admit(&s); got != tc.admit {
 			t.Errorf("query %+v admits the batch: %v, want %v", tc.q, got, tc.admit)
+		}
+	}
+}
+
+// TestStrippedRecordsReadBack checks that records read back exactly as
+// stored, with the values that their batch keeps only in its summary
+// (case, a trailing slash and empty values included).
+func TestStrippedRecordsReadBack(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "perimeter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	in := []accesslog.Record{
+		{RequestID: "a", Time: at, ResourceID: "/subscriptions/S1/resourceGroups/RG/", Host: "A.Example", Rule: "ipRules[0]", Deployment: "GPT", Result: accesslog.Denied},
+		{RequestID: "b", Time: at.Add(time.Second), SubscriptionID: "Other", ResourceID: "/subscriptions/S1/x", Result: accesslog.Allowed},
+		{RequestID: "c", Time: at.Add(2 * time.Second)},
+	}
+	if err := st.AppendLogs(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.QueryLogs(t.Context(), accesslog.Query{})
+	if err != nil || len(got) != len(in) {
+		t.Fatalf("query = (%d records, %v), want %d", len(got), err, len(in))
+	}
+	for i, r := range got {
+		want, _ := accesslog.Stored(in[len(in)-1-i])
+		want.Seq = r.Seq
+		if !reflect.DeepEqual(r, want) {
+			t.Errorf("read back\n %+v\nwant\n %+v", r, want)
 		}
 	}
 }

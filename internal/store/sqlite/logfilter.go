@@ -31,6 +31,18 @@ func newLogMatcher(f accesslog.Filter) *logMatcher {
 	return m
 }
 
+// normalise is v of field f as queries compare it, as
+// accesslog.Columns.Lower has it.
+func normalise(f int, v []byte) []byte {
+	switch f {
+	case fieldResult:
+		return v
+	case fieldResource:
+		return bytes.ToLower(bytes.TrimSuffix(v, []byte("/")))
+	}
+	return bytes.ToLower(v)
+}
+
 // matches reports whether a value of field f passes the filter.
 func (m *logMatcher) matches(f int, v []byte) bool {
 	switch f {
@@ -56,9 +68,7 @@ func (m *logMatcher) admit(s *batchSummary) bool {
 		ok := m.allowed[f][:0]
 		some := false
 		for _, v := range s.dicts[f] {
-			if f != fieldResult { // kept as recorded, as in accesslog.Columns
-				v = bytes.ToLower(v)
-			}
+			v = normalise(f, v)
 			match := m.matches(f, v)
 			ok = append(ok, match)
 			some = some || match

@@ -23,12 +23,16 @@ func encodeBatches(records []accesslog.Record, get func() *batchBuilder) ([]*bat
 	for part := range slices.Chunk(records, batchSlots) {
 		b := get()
 		out = append(out, b)
+		b.stripped = true
 		for slot := range part {
+			r, c := accesslog.Stored(part[slot])
+			for _, p := range recordFields(&r) {
+				*p = "" // kept in the summary
+			}
 			start := len(b.records)
-			var c accesslog.Columns
 			var err error
-			if b.records, c, err = accesslog.AppendEncoded(b.records, part[slot]); err != nil {
-				return out, err
+			if b.records, err = r.AppendJSON(b.records); err != nil {
+				return out, fmt.Errorf("encode access log record %s: %w", r.RequestID, err)
 			}
 			b.add(slot, &c, len(b.records)-start)
 		}
@@ -161,6 +165,8 @@ func parseBatch(id int64, n int, sum, keys []byte, dst []logKey) (batchSummary, 
 type logHit struct {
 	seq, time    int64
 	offset, size int
+	sum          *batchSummary
+	fields       [numFields]uint32
 }
 
 // newer orders hits as results are: by time, then seq, newest first.
@@ -224,7 +230,7 @@ func selectHits(ctx context.Context, tx *sql.Tx, m *logMatcher) ([]logHit, error
 		for i := range keys {
 			k := &keys[i]
 			if seq := id*batchSlots + int64(k.slot); m.keep(k, seq) {
-				hits = append(hits, logHit{seq: seq, time: k.time, offset: k.offset, size: k.size})
+				hits = append(hits, logHit{seq: seq, time: k.time, offset: k.offset, size: k.size, sum: &s, fields: k.fields})
 			}
 		}
 		if len(hits) >= limit {
@@ -286,6 +292,7 @@ func readHits(ctx context.Context, tx *sql.Tx, hits []logHit) ([]accesslog.Recor
 			if out[i], err = accesslog.Decode(h.seq, body); err != nil {
 				return nil, err
 			}
+			h.sum.restore(&out[i], &h.fields)
 		}
 	}
 	return out, nil
@@ -386,6 +393,7 @@ func rewriteBatch(ctx context.Context, tx *sql.Tx, id, cut int64) (int64, error)
 		return 0, err
 	}
 	b := newBatchBuilder()
+	b.stripped = s.stripped
 	for i := range ks {
 		k := &ks[i]
 		if k.time < cut {

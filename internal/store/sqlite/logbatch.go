@@ -57,7 +57,8 @@ import (
 const batchSlots = 1024
 
 // summaryVersion is the first byte of every summary: the layout of the
-// summary and the keys. A batch with another version is refused rather
+// summary and the keys. The second holds flags (flagStripped); the values
+// and the source range follow, each length-prefixed. A batch with another version is refused rather
 // than misread.
 const summaryVersion = 1
 

@@ -185,35 +185,57 @@ func SourceRange(source string) (lo, hi []byte, err error) {
 type Columns struct {
 	// Time is Unix nanoseconds.
 	Time int64
-	// Subscription, Resource, Rule, Host and Deployment are lower-cased;
-	// Result is as recorded.
+	// Subscription, Resource, Rule, Host and Deployment are lower-cased,
+	// Resource without a trailing slash, as Encode returns them (see
+	// Lower); Result is as recorded.
 	Subscription, Resource, Result, Rule, Host, Deployment string
 	// Source is SourceKey(SourceIP), nil without an address.
 	Source []byte
 }
 
-// Encode returns the JSON a store keeps for a record (Seq left out, Time in
-// UTC, SubscriptionID taken from ResourceID when empty) and its columns.
+// Encode returns the JSON a store keeps for a record (see Stored) and its
+// columns.
 func Encode(r Record) ([]byte, Columns, error) {
+	r, c := Stored(r)
+	b, err := r.AppendJSON(nil)
+	if err != nil {
+		return nil, Columns{}, fmt.Errorf("encode access log record %s: %w", r.RequestID, err)
+	}
+	return b, c.Lower(), nil
+}
+
+// Stored returns the record as a store keeps it (Seq left out, Time in
+// UTC, SubscriptionID taken from ResourceID when empty) and its columns
+// with the strings as recorded (see Lower). A store that keeps a batch's
+// distinct values normalises only those, not every record's.
+func Stored(r Record) (Record, Columns) {
 	r.Seq = 0
 	r.Time = r.Time.UTC()
 	if r.SubscriptionID == "" {
 		r.SubscriptionID = SubscriptionOf(r.ResourceID)
 	}
-	b, err := r.AppendJSON(nil)
-	if err != nil {
-		return nil, Columns{}, fmt.Errorf("encode access log record %s: %w", r.RequestID, err)
-	}
-	return b, Columns{
+	return r, Columns{
 		Time:         unixNano(r.Time),
-		Subscription: strings.ToLower(r.SubscriptionID),
-		Resource:     strings.ToLower(strings.TrimSuffix(r.ResourceID, "/")),
+		Subscription: r.SubscriptionID,
+		Resource:     r.ResourceID,
 		Result:       r.Result,
-		Rule:         strings.ToLower(r.Rule),
-		Host:         strings.ToLower(r.Host),
-		Deployment:   strings.ToLower(r.Deployment),
+		Rule:         r.Rule,
+		Host:         r.Host,
+		Deployment:   r.Deployment,
 		Source:       SourceKey(r.SourceIP),
-	}, nil
+	}
+}
+
+// Lower returns c as queries compare it: Subscription, Resource, Rule,
+// Host and Deployment lower-cased, Resource without a trailing slash;
+// Result as recorded.
+func (c Columns) Lower() Columns {
+	c.Subscription = strings.ToLower(c.Subscription)
+	c.Resource = strings.ToLower(strings.TrimSuffix(c.Resource, "/"))
+	c.Rule = strings.ToLower(c.Rule)
+	c.Host = strings.ToLower(c.Host)
+	c.Deployment = strings.ToLower(c.Deployment)
+	return c
 }
 
 // Decode reads a record a store kept, with its Seq.

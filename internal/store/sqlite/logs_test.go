@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/perimeterhq/perimeter/internal/accesslog"
-	"github.com/perimeterhq/perimeter/internal/store/internal/logsql"
 	"github.com/perimeterhq/perimeter/internal/store/sqlite"
 )
 
@@ -60,67 +59,86 @@ func ingressBatch(start time.Time, n int) []accesslog.Record {
 	return out
 }
 
-// TestAppendLogsChunks appends batches that fill none, one or several
-// full INSERT statements, with and without a remainder, and checks every
-// stored column and seq against what was appended: a value bound one
-// place off, or a row out of order, would show.
-func TestAppendLogsChunks(t *testing.T) {
+// TestAppendLogsBatches appends calls that fill part of a batch, one, or
+// several with a remainder, and checks the batches stored, that every
+// record reads back as appended, and that Seq is batch id * BatchSlots +
+// the record's place in its batch, so it grows in the order given.
+func TestAppendLogsBatches(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, n := range []int{1, sqlite.LogChunk - 1, sqlite.LogChunk, sqlite.LogChunk + 1, 3*sqlite.LogChunk + 7} {
+	slots := sqlite.BatchSlots
+	for _, n := range []int{1, slots - 1, slots, slots + 1, 2*slots + 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "perimeter.db")
 			s := openAt(t, path)
-			first := ingressBatch(start, 3) // a batch before, so seqs do not start at 1
+			first := ingressBatch(start, 3) // a batch before, so ids do not start at 1
 			records := ingressBatch(start.Add(time.Hour), n)
 			for _, batch := range [][]accesslog.Record{first, records} {
 				if err := s.AppendLogs(t.Context(), batch); err != nil {
 					t.Fatalf("append %d records: %v", len(batch), err)
 				}
 			}
-
-			rows, err := rawDB(t, path).Query(`SELECT seq, ` + strings.Join(logsql.Columns, ", ") + ` FROM access_log WHERE seq > 3 ORDER BY seq`)
+			var ids, sizes []int64
+			rows, err := rawDB(t, path).Query(`SELECT id, n FROM access_log_batch ORDER BY id`)
 			if err != nil {
-				t.Fatalf("read back: %v", err)
-			}
-			defer rows.Close()
-			i := 0
-			for ; rows.Next(); i++ {
-				var seq int64
-				var got accesslog.Columns
-				var source, body []byte
-				if err := rows.Scan(&seq, &got.Time, &got.Subscription, &got.Resource, &got.Result, &got.Rule,
-					&got.Host, &got.Deployment, &source, &body); err != nil {
-					t.Fatalf("scan: %v", err)
-				}
-				got.Source = source
-				if i >= n {
-					continue // counted below
-				}
-				wantBody, want, err := accesslog.Encode(records[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if seq != int64(4+i) {
-					t.Errorf("record %d (%s) has seq %d, want %d: rows are not stored in the order given", i, records[i].RequestID, seq, 4+i)
-				}
-				if !reflect.DeepEqual(got, want) || !bytes.Equal(body, wantBody) {
-					t.Fatalf("record %d stored as\n %+v %s\nwant\n %+v %s", i, got, body, want, wantBody)
-				}
-			}
-			if err := rows.Err(); err != nil {
 				t.Fatal(err)
 			}
-			if i != n {
-				t.Fatalf("stored %d records, want %d", i, n)
+			for rows.Next() {
+				var id, size int64
+				if err := rows.Scan(&id, &size); err != nil {
+					t.Fatal(err)
+				}
+				ids, sizes = append(ids, id), append(sizes, size)
+			}
+			rows.Close()
+			wantSizes := []int64{3}
+			for rest := n; rest > 0; rest -= slots {
+				wantSizes = append(wantSizes, int64(min(rest, slots)))
+			}
+			if !slices.Equal(sizes, wantSizes) {
+				t.Fatalf("batches of %v records, want %v", sizes, wantSizes)
+			}
+
+			got := allLogs(t, s, accesslog.Query{From: start.Add(time.Hour)})
+			if len(got) != n {
+				t.Fatalf("read back %d records, want %d", len(got), n)
+			}
+			for i, r := range got {
+				j := n - 1 - i // newest first
+				wantSeq := ids[1+j/slots]*int64(slots) + int64(j%slots)
+				if r.Seq != wantSeq {
+					t.Fatalf("record %d (%s) has seq %d, want %d", j, r.RequestID, r.Seq, wantSeq)
+				}
+				wantJSON, _, _ := accesslog.Encode(records[j])
+				gotJSON, _, _ := accesslog.Encode(r)
+				if !bytes.Equal(gotJSON, wantJSON) {
+					t.Fatalf("record %d read back as\n %s\nwant\n %s", j, gotJSON, wantJSON)
+				}
 			}
 		})
 	}
 }
 
-// TestAppendLogsAllOrNone checks that a batch which fails partway, in
-// encoding or in a statement after others have run, leaves nothing behind
-// (INSERT OR FAIL keeps a failed statement's earlier rows until the
-// transaction is rolled back), and that the store takes the next batch.
+// allLogs pages through everything q selects.
+func allLogs(t *testing.T, s accesslog.Sink, q accesslog.Query) []accesslog.Record {
+	t.Helper()
+	q.Limit = accesslog.MaxLimit
+	var out []accesslog.Record
+	for {
+		page, err := s.QueryLogs(t.Context(), q)
+		if err != nil {
+			t.Fatalf("query %+v: %v", q, err)
+		}
+		out = append(out, page...)
+		if len(page) < q.Limit {
+			return out
+		}
+		q.Before = page[len(page)-1].Seq
+	}
+}
+
+// TestAppendLogsAllOrNone checks that a call which fails partway, in
+// encoding or in storing its second batch, leaves nothing behind, and that
+// the store takes the next call.
 func TestAppendLogsAllOrNone(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	path := filepath.Join(t.TempDir(), "perimeter.db")
@@ -129,12 +147,12 @@ func TestAppendLogsAllOrNone(t *testing.T) {
 	count := func() int {
 		t.Helper()
 		var n int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM access_log`).Scan(&n); err != nil {
+		if err := db.QueryRow(`SELECT COALESCE(SUM(n), 0) FROM access_log_batch`).Scan(&n); err != nil {
 			t.Fatalf("count: %v", err)
 		}
 		return n
 	}
-	n := 2*sqlite.LogChunk + 5
+	n := sqlite.BatchSlots + 5
 
 	unencodable := ingressBatch(start, n)
 	unencodable[n-1].LatencyMs = math.NaN()
@@ -142,82 +160,25 @@ func TestAppendLogsAllOrNone(t *testing.T) {
 		t.Fatal("appended a record JSON cannot encode")
 	}
 	if got := count(); got != 0 {
-		t.Fatalf("a batch that failed to encode left %d records", got)
+		t.Fatalf("a call that failed to encode left %d records", got)
 	}
 
-	// A record in the middle of the second statement fails.
-	if _, err := db.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON access_log WHEN NEW.rule = 'refuse me'
-		BEGIN SELECT RAISE(FAIL, 'refused'); END`); err != nil {
+	if _, err := db.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON access_log_batch WHEN NEW.n = 5
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
 		t.Fatalf("create trigger: %v", err)
 	}
-	refused := ingressBatch(start, n)
-	refused[sqlite.LogChunk+sqlite.LogChunk/2].Rule = "Refuse me"
-	if err := s.AppendLogs(t.Context(), refused); err == nil || !strings.Contains(err.Error(), "refused") {
-		t.Fatalf("append with a refused record = %v, want the trigger's error", err)
+	if err := s.AppendLogs(t.Context(), ingressBatch(start, n)); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("append with a refused batch = %v, want the trigger's error", err)
 	}
 	if got := count(); got != 0 {
-		t.Fatalf("a batch that failed partway left %d records", got)
+		t.Fatalf("a call that failed in its second batch left %d records", got)
 	}
 
-	if err := s.AppendLogs(t.Context(), ingressBatch(start, n)); err != nil {
+	if err := s.AppendLogs(t.Context(), ingressBatch(start, n-1)); err != nil {
 		t.Fatalf("append after failures: %v", err)
 	}
-	if got := count(); got != n {
-		t.Fatalf("after failures, a good batch stored %d records, want %d", got, n)
-	}
-}
-
-// TestLogQueryPlans pins how SQLite answers the query shapes of the
-// access log now that no index leads with result (schema step 3): from an
-// index in the order of results, never by sorting what matches, and from
-// the subscription index rather than the time index when a subscription
-// is given. Filtering on a resource is left out: its OR of two ranges is
-// answered from the resource index and sorted.
-func TestLogQueryPlans(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "perimeter.db")
-	openAt(t, path)
-	db := rawDB(t, path)
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		q     accesslog.Query
-		index string
-	}{
-		{"everything", accesslog.Query{}, "access_log_time"},
-		{"result", accesslog.Query{Result: accesslog.Denied}, "access_log_time"},
-		{"result, next page", accesslog.Query{Result: accesslog.Denied, Before: 1000}, "access_log_time"},
-		{"result in a time window", accesslog.Query{Result: accesslog.Denied, From: at, To: at.Add(time.Hour)}, "access_log_time"},
-		{"subscription", accesslog.Query{SubscriptionID: "s"}, "access_log_subscription"},
-		{"subscription and result", accesslog.Query{SubscriptionID: "s", Result: accesslog.Denied}, "access_log_subscription"},
-		{"source and host", accesslog.Query{Source: "10.0.0.0/8", Host: "h"}, "access_log_time"},
-	}
-	for _, tc := range tests {
-		f, err := tc.q.Filter()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var args []any
-		query := logsql.Select(f, func(v any) string { args = append(args, v); return "?" },
-			func(col, arg string) string { return "instr(" + col + ", " + arg + ") > 0" })
-		rows, err := db.Query(`EXPLAIN QUERY PLAN `+query, args...)
-		if err != nil {
-			t.Fatalf("%s: explain: %v", tc.name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
-		if len(plan) == 0 || !strings.Contains(plan[0]+" ", "access_log USING INDEX "+tc.index+" ") ||
-			strings.Contains(text, "TEMP B-TREE") {
-			t.Errorf("%s: plan %q, want access_log read from %s with no sort", tc.name, text, tc.index)
-		}
+	if got := count(); got != n-1 {
+		t.Fatalf("after failures, a good call stored %d records, want %d", got, n-1)
 	}
 }
 
@@ -253,5 +214,48 @@ func benchmarkAppendLogs(b *testing.B, size int) {
 	// process (the garbage collector too), so other tests must not run.
 	if cpu1, ok := processCPU(); ok && cpuKnown {
 		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/n, "cpu-ns/record")
+	}
+}
+
+// BenchmarkQueryLogs reads the newest page from a log of 100k ingress
+// records written as the Logger writes them (batches of 512): filtered on
+// an account that a fifth of the records target, on a subscription and
+// result together, on a host that only the oldest records have (every
+// batch must be looked at), and the next page behind a cursor.
+func BenchmarkQueryLogs(b *testing.B) {
+	const total, size = 100_000, accesslog.DefaultBatchSize
+	s := openAt(b, filepath.Join(b.TempDir(), "perimeter.db"))
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	records := ingressBatch(start, total)
+	records[0].Host = "rare.openai.perimeter.localhost"
+	for i := 0; i < total; i += size {
+		if err := s.AppendLogs(b.Context(), records[i:min(i+size, total)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	account := records[0].ResourceID
+	first, err := s.QueryLogs(b.Context(), accesslog.Query{ResourceID: account})
+	if err != nil || len(first) != accesslog.DefaultLimit {
+		b.Fatalf("first page = (%d records, %v)", len(first), err)
+	}
+	for _, tc := range []struct {
+		name string
+		q    accesslog.Query
+		want int
+	}{
+		{"resource", accesslog.Query{ResourceID: account}, accesslog.DefaultLimit},
+		{"subscription,denied", accesslog.Query{SubscriptionID: "bbbbbbbb-0000-0000-0000-000000000002", Result: accesslog.Denied}, accesslog.DefaultLimit},
+		{"rare host", accesslog.Query{Host: "rare.openai.perimeter.localhost"}, 1},
+		{"resource,next page", accesslog.Query{ResourceID: account, Before: first[len(first)-1].Seq}, accesslog.DefaultLimit},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := s.QueryLogs(b.Context(), tc.q)
+				if err != nil || len(got) != tc.want {
+					b.Fatalf("query = (%d records, %v), want %d", len(got), err, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -6,12 +6,19 @@ import (
 	"fmt"
 )
 
+// migration is one schema step: SQL, then, for a step that moves data,
+// Go code in the same transaction.
+type migration struct {
+	sql string
+	run func(context.Context, *sql.Tx) error
+}
+
 // migrations are the schema steps in order; migrations[i] is version i+1.
 // Never edit a released step: append a new one.
-func migrations() []string {
-	return []string{
+func migrations() []migration {
+	return []migration{
 		// 1: documents, change feed and the revision counter.
-		`CREATE TABLE documents (
+		{sql: `CREATE TABLE documents (
 			id       TEXT    NOT NULL PRIMARY KEY,
 			type     TEXT    NOT NULL,
 			parent   TEXT    NOT NULL,
@@ -32,11 +39,11 @@ func migrations() []string {
 			id       INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
 			revision INTEGER NOT NULL
 		);
-		INSERT INTO meta (id, revision) VALUES (1, 0);`,
-		// 2: the access log (see logs.go). Records are not documents: no
-		// revision, no change feed. The JSON is kept whole; the columns
+		INSERT INTO meta (id, revision) VALUES (1, 0);`},
+		// 2: the access log, a row per record. Records are not documents:
+		// no revision, no change feed. The JSON is kept whole; the columns
 		// beside it are what queries filter and order on.
-		`CREATE TABLE access_log (
+		{sql: `CREATE TABLE access_log (
 			seq          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
 			time         INTEGER NOT NULL,
 			subscription TEXT    NOT NULL,
@@ -51,14 +58,29 @@ func migrations() []string {
 		CREATE INDEX access_log_time ON access_log (time, seq);
 		CREATE INDEX access_log_subscription ON access_log (subscription, time, seq);
 		CREATE INDEX access_log_resource ON access_log (resource, time, seq);
-		CREATE INDEX access_log_result ON access_log (result, time, seq);`,
+		CREATE INDEX access_log_result ON access_log (result, time, seq);`},
 		// 3: drop the result index. Its key has two values (Allowed,
 		// Denied): a query on the result alone reads the time index newest
 		// first and skips the other kind instead, while every record paid
 		// one more B-tree insert. Lacking statistics, SQLite also chose it
 		// over the subscription and resource indexes when a query filtered
 		// on one of those as well.
-		`DROP INDEX IF EXISTS access_log_result;`,
+		{sql: `DROP INDEX IF EXISTS access_log_result;`},
+		// 4: the access log in batches, a row per append (see logbatch.go),
+		// its records moved there from the table of step 2 with their seq.
+		// The time indexes find the batches a time-bounded query or a prune
+		// wants; each costs one B-tree insert per batch, not per record.
+		{sql: `CREATE TABLE access_log_batch (
+			id       INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+			min_time INTEGER NOT NULL,
+			max_time INTEGER NOT NULL,
+			n        INTEGER NOT NULL,
+			summary  BLOB    NOT NULL,
+			keys     BLOB    NOT NULL,
+			records  BLOB    NOT NULL
+		);
+		CREATE INDEX access_log_batch_max_time ON access_log_batch (max_time);
+		CREATE INDEX access_log_batch_min_time ON access_log_batch (min_time);`, run: moveRowLogs},
 	}
 }
 
@@ -68,7 +90,12 @@ func migrations() []string {
 // step first checks the recorded version, so a database written by a newer
 // binary is refused before anything is changed.
 func migrate(ctx context.Context, db *sql.DB) error {
-	steps := migrations()
+	return migrateSteps(ctx, db, migrations())
+}
+
+// migrateSteps applies steps, the first len(steps) of migrations(): tests
+// use it to make databases of earlier versions.
+func migrateSteps(ctx context.Context, db *sql.DB, steps []migration) error {
 	for i, step := range steps {
 		version := i + 1
 		if err := migrateStep(ctx, db, version, len(steps), step); err != nil {
@@ -78,14 +105,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, version, known int, step string) error {
+func migrateStep(ctx context.Context, db *sql.DB, version, known int, step migration) error {
 	return inTx(ctx, db, func(tx *sql.Tx) error {
 		current, err := schemaVersion(ctx, tx, known)
 		if err != nil || current >= version {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, step); err != nil {
+		if _, err := tx.ExecContext(ctx, step.sql); err != nil {
 			return err
+		}
+		if step.run != nil {
+			if err := step.run(ctx, tx); err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version)
 		return err

@@ -119,65 +119,56 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestUpgradeAddsAccessLog opens a database left at schema version 1 (the
-// release before the access log) and checks that the access_log step runs
-// and keeps the documents.
+// TestUpgradeAddsAccessLog opens a database of schema version 1 (the
+// release before the access log) and checks that the later steps run and
+// keep the documents.
 func TestUpgradeAddsAccessLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "perimeter.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("open: %v", err)
+	if err := sqlite.CreateAtVersion(t.Context(), path, 1); err != nil {
+		t.Fatalf("create at version 1: %v", err)
 	}
-	if _, err := store.Put(t.Context(), s, store.Document{ID: "/keep", Type: "t", Body: []byte(`{}`)}, store.Precondition{}); err != nil {
-		t.Fatalf("put: %v", err)
-	}
-	s.Close()
 	db := rawDB(t, path)
-	if _, err := db.Exec(`DROP TABLE access_log; DELETE FROM schema_migrations WHERE version > 1`); err != nil {
-		t.Fatalf("roll the file back to version 1: %v", err)
+	if _, err := db.Exec(`INSERT INTO documents (id, type, parent, body, etag, revision) VALUES ('/keep', 't', '', '{}', 'e', 1);
+		UPDATE meta SET revision = 1`); err != nil {
+		t.Fatalf("put a document: %v", err)
 	}
-	s2 := openAt(t, path)
-	if _, err := s2.Get(t.Context(), "/keep"); err != nil {
+	s := openAt(t, path)
+	if _, err := s.Get(t.Context(), "/keep"); err != nil {
 		t.Fatalf("document lost in the upgrade: %v", err)
 	}
-	if err := s2.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "r", Result: accesslog.Allowed}}); err != nil {
+	if err := s.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "r", Result: accesslog.Allowed}}); err != nil {
 		t.Fatalf("append to the upgraded log: %v", err)
 	}
-	var versions int
-	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&versions); err != nil || versions != sqlite.SchemaVersion() {
-		t.Fatalf("schema version after upgrade = (%d, %v), want %d", versions, err, sqlite.SchemaVersion())
-	}
+	wantVersion(t, db)
 }
 
-// TestUpgradeDropsResultIndex opens a database left at schema version 2,
-// with the access log's result index, and checks that step 3 drops the
-// index and keeps the records.
-func TestUpgradeDropsResultIndex(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "perimeter.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	if err := s.AppendLogs(t.Context(), []accesslog.Record{{RequestID: "kept", Result: accesslog.Denied}}); err != nil {
-		t.Fatalf("append: %v", err)
-	}
-	s.Close()
-	db := rawDB(t, path)
-	if _, err := db.Exec(`CREATE INDEX access_log_result ON access_log (result, time, seq);
-		DELETE FROM schema_migrations WHERE version > 2`); err != nil {
-		t.Fatalf("roll the file back to version 2: %v", err)
-	}
-	s2 := openAt(t, path)
-	var indexes int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name = 'access_log_result'`).Scan(&indexes); err != nil || indexes != 0 {
-		t.Fatalf("result indexes after upgrade = (%d, %v), want 0", indexes, err)
-	}
-	got, err := s2.QueryLogs(t.Context(), accesslog.Query{Result: accesslog.Denied})
-	if err != nil || len(got) != 1 || got[0].RequestID != "kept" {
-		t.Fatalf("query after upgrade = (%v, %v), want the record appended before", got, err)
-	}
+func wantVersion(t *testing.T, db *sql.DB) {
+	t.Helper()
 	var version int
 	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version != sqlite.SchemaVersion() {
 		t.Fatalf("schema version after upgrade = (%d, %v), want %d", version, err, sqlite.SchemaVersion())
 	}
+}
+
+// TestUpgradeDropsResultIndex opens a database of schema version 2, with
+// the access log's result index, and checks that the index is gone with
+// the per-record table and that the record is still found.
+func TestUpgradeDropsResultIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "perimeter.db")
+	if err := sqlite.CreateAtVersion(t.Context(), path, 2); err != nil {
+		t.Fatalf("create at version 2: %v", err)
+	}
+	db := rawDB(t, path)
+	insertRowLogs(t, db, accesslog.Record{RequestID: "kept", Result: accesslog.Denied})
+	s := openAt(t, path)
+	var left int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name IN
+		('access_log', 'access_log_time', 'access_log_subscription', 'access_log_resource', 'access_log_result')`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("tables and indexes of the per-record log after upgrade = (%d, %v), want 0", left, err)
+	}
+	got, err := s.QueryLogs(t.Context(), accesslog.Query{Result: accesslog.Denied})
+	if err != nil || len(got) != 1 || got[0].RequestID != "kept" || got[0].Seq != 1 {
+		t.Fatalf("query after upgrade = (%+v, %v), want the record appended before, seq 1", got, err)
+	}
+	wantVersion(t, db)
 }

@@ -57,9 +57,9 @@ type Store struct {
 	path   string
 	writer *sql.DB // exactly one connection; every write transaction
 	reader *sql.DB // read-only connections
-	// insertChunk is the statement insertLogs(logChunk), prepared once: a
-	// full batch of the access log runs it several times (see AppendLogs).
-	insertChunk *sql.Stmt
+	// builders are access-log batch builders, kept from one AppendLogs to
+	// the next (see there).
+	builders sync.Pool
 
 	hub fanout.Hub
 	// notified is the highest revision subscribers have been woken for.
@@ -98,15 +98,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	insert, err := writer.PrepareContext(ctx, insertLogs(logChunk))
-	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %s: prepare the access-log insert: %w", abs, err)
-	}
 
 	reader, err := sql.Open("sqlite", dsn(abs, readerParams()))
 	if err != nil {
-		insert.Close()
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", abs, err)
 	}
@@ -114,7 +108,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
 
-	s := &Store{path: abs, writer: writer, reader: reader, insertChunk: insert, watchDone: make(chan struct{})}
+	s := &Store{path: abs, writer: writer, reader: reader, watchDone: make(chan struct{})}
+	s.builders.New = func() any { return newBatchBuilder() }
 	rev, err := s.Revision(ctx)
 	if err != nil {
 		s.closeDBs()
@@ -141,9 +136,8 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	rerr := s.reader.Close()
-	ierr := s.insertChunk.Close()
 	werr := s.writer.Close()
-	if err := errors.Join(rerr, ierr, werr); err != nil {
+	if err := errors.Join(rerr, werr); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
 	return nil

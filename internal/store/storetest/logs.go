@@ -25,6 +25,8 @@ func RunLogs(t *testing.T, open func(t *testing.T) accesslog.Sink) {
 		{"Ordering", testLogsOrdering},
 		{"LimitAndPaging", testLogsPaging},
 		{"Prune", testLogsPrune},
+		{"LargeAppendOutOfOrder", testLogsLargeAppendOutOfOrder},
+		{"PruneInterleaved", testLogsPruneInterleaved},
 		{"InvalidQueries", testLogsInvalid},
 	}
 	for _, tc := range tests {
@@ -306,5 +308,79 @@ func testLogsInvalid(t *testing.T, s accesslog.Sink) {
 		if got, err := s.QueryLogs(t.Context(), q); err == nil {
 			t.Errorf("query %+v succeeded with %d records, want an error", q, len(got))
 		}
+	}
+}
+
+// shuffledRecords returns n records with distinct times, in an order
+// unrelated to time (a fixed permutation), named by their time's rank.
+func shuffledRecords(n int) []accesslog.Record {
+	rs := make([]accesslog.Record, n)
+	for i := range rs {
+		rank := (i * 7919) % n // 7919 is prime: a permutation when n is not a multiple
+		rs[i] = accesslog.Record{RequestID: fmt.Sprintf("t%05d", rank), Time: logBase.Add(time.Duration(rank) * time.Millisecond),
+			Result: []string{accesslog.Allowed, accesslog.Denied}[rank%2]}
+	}
+	return rs
+}
+
+// pageAll pages through q, returning the request ids in order.
+func pageAll(t *testing.T, s accesslog.Sink, q accesslog.Query) []string {
+	t.Helper()
+	var got []string
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatal("paging does not terminate")
+		}
+		page := queryLogs(t, s, q)
+		got = append(got, requestIDs(page)...)
+		if len(page) < q.Limit {
+			return got
+		}
+		q.Before = page[len(page)-1].Seq
+	}
+}
+
+func testLogsLargeAppendOutOfOrder(t *testing.T, s accesslog.Sink) {
+	// One append larger than a store may keep together, in no time order:
+	// pages follow Time across however the store splits it.
+	const n = 2500
+	appendLogs(t, s, shuffledRecords(n)...)
+	var all, denied []string
+	for rank := n - 1; rank >= 0; rank-- {
+		all = append(all, fmt.Sprintf("t%05d", rank))
+		if rank%2 == 1 {
+			denied = append(denied, fmt.Sprintf("t%05d", rank))
+		}
+	}
+	if got := pageAll(t, s, accesslog.Query{Limit: 97}); !slices.Equal(got, all) {
+		t.Fatalf("paging everything returned %d records (%q...), want %d newest first", len(got), got[:min(len(got), 5)], n)
+	}
+	if got := pageAll(t, s, accesslog.Query{Result: accesslog.Denied, Limit: 250}); !slices.Equal(got, denied) {
+		t.Fatalf("paging the denied records returned %d records (%q...), want %d newest first", len(got), got[:min(len(got), 5)], len(denied))
+	}
+	window := queryLogs(t, s, accesslog.Query{From: logBase.Add(1000 * time.Millisecond), To: logBase.Add(1003 * time.Millisecond)})
+	wantRequests(t, "a window in the middle", window, "t01002", "t01001", "t01000")
+}
+
+func testLogsPruneInterleaved(t *testing.T, s accesslog.Sink) {
+	// Old and recent records alternate within one append, so whatever a
+	// store keeps together straddles the cut-off; the survivors keep their
+	// seqs, so cursors taken before the prune still page correctly.
+	const n = 2100
+	rs := shuffledRecords(n)
+	cut := logBase.Add(n / 2 * time.Millisecond)
+	appendLogs(t, s, rs...)
+	before := queryLogs(t, s, accesslog.Query{From: cut, Limit: accesslog.MaxLimit})
+	removed, err := s.PruneLogs(t.Context(), cut)
+	if err != nil || removed != n/2 {
+		t.Fatalf("prune = (%d, %v), want (%d, nil)", removed, err, n/2)
+	}
+	after := queryLogs(t, s, accesslog.Query{Limit: accesslog.MaxLimit})
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("after pruning, the newest %d records differ from before (seqs kept?): first %+v, want %+v", len(after), after[0], before[0])
+	}
+	rest := pageAll(t, s, accesslog.Query{Before: after[len(after)-1].Seq, Limit: 33})
+	if len(rest) != n/2-accesslog.MaxLimit || rest[len(rest)-1] != fmt.Sprintf("t%05d", n/2) {
+		t.Fatalf("paging on after the prune returned %d records ending at %q, want %d ending at t%05d", len(rest), rest[len(rest)-1], n/2-accesslog.MaxLimit, n/2)
 	}
 }

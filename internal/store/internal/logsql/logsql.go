@@ -1,7 +1,8 @@
-// Package logsql builds the access-log queries that the SQLite and
-// PostgreSQL stores share, so both select and order records alike. The two
-// differ only in placeholders and in the substring function, which the
-// callers supply.
+// Package logsql builds the access-log queries of a table with a row per
+// record: PostgreSQL's, and SQLite's before schema version 4. Placeholders
+// and the substring function are the caller's. The SQLite store now keeps
+// records in batches and applies the same filters in Go
+// (internal/store/sqlite/logfilter.go); its tests hold it to this SQL.
 package logsql
 
 import (
@@ -32,7 +33,7 @@ func AppendValues(dst []any, c accesslog.Columns, record []byte) []any {
 
 // Select returns the query of a filter, newest first: arg adds an argument
 // and returns its placeholder; contains renders "column contains the
-// argument" (SQLite: instr(col, arg) > 0, PostgreSQL: strpos(col, arg) > 0).
+// argument" (PostgreSQL: strpos(col, arg) > 0; SQLite: instr(col, arg) > 0).
 // It selects seq and record.
 func Select(f accesslog.Filter, arg func(any) string, contains func(col, arg string) string) string {
 	var where []string

@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"bytes"
+
+	"github.com/perimeterhq/perimeter/internal/accesslog"
+)
+
+// logMatcher applies an accesslog.Filter to batches and their records with
+// the semantics of logsql.Select, the SQL PostgreSQL still runs: the
+// conformance suite holds both stores to the same answers, and
+// TestLogMatcherAgreesWithSQL compares them on random records.
+type logMatcher struct {
+	f accesslog.Filter
+	// want is the filter's value per summary field, "" for fields it
+	// leaves open.
+	want [numFields]string
+	rule []byte
+	// below is the prefix of the ids below the resource filtered on.
+	below string
+	// cursorTime is the Time of the record f.Before names (when not 0).
+	cursorTime int64
+	// allowed is, per field filtered on, whether each of the current
+	// batch's values matches (see admit).
+	allowed [numFields][]bool
+}
+
+func newLogMatcher(f accesslog.Filter) *logMatcher {
+	m := &logMatcher{f: f, rule: []byte(f.Rule), below: f.Resource + "/"}
+	m.want = [numFields]string{f.Subscription, f.Resource, f.Result, f.Rule, f.Host, f.Deployment}
+	return m
+}
+
+// normalise is v of field f as queries compare it, as
+// accesslog.Columns.Lower has it.
+func normalise(f int, v []byte) []byte {
+	switch f {
+	case fieldResult:
+		return v
+	case fieldResource:
+		return bytes.ToLower(bytes.TrimSuffix(v, []byte("/")))
+	}
+	return bytes.ToLower(v)
+}
+
+// matches reports whether a value of field f passes the filter.
+func (m *logMatcher) matches(f int, v []byte) bool {
+	switch f {
+	case fieldResource:
+		// The resource itself or an id below it (longer than the prefix:
+		// the SQL's resource > prefix).
+		return string(v) == m.f.Resource || len(v) > len(m.below) && string(v[:len(m.below)]) == m.below
+	case fieldRule:
+		return bytes.Contains(v, m.rule)
+	default:
+		return string(v) == m.want[f]
+	}
+}
+
+// admit prepares for the records of a batch and reports whether any of
+// them can pass: false when, for a field filtered on, none of the batch's
+// values matches, or no source in the batch falls in the filter's range.
+func (m *logMatcher) admit(s *batchSummary) bool {
+	for f := range numFields {
+		if m.want[f] == "" {
+			continue
+		}
+		ok := m.allowed[f][:0]
+		some := false
+		for _, v := range s.dicts[f] {
+			v = normalise(f, v)
+			match := m.matches(f, v)
+			ok = append(ok, match)
+			some = some || match
+		}
+		m.allowed[f] = ok
+		if !some {
+			return false
+		}
+	}
+	if m.f.SourceLo != nil {
+		if s.srcLo == nil || bytes.Compare(s.srcHi, m.f.SourceLo) < 0 || bytes.Compare(s.srcLo, m.f.SourceHi) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// keep reports whether the record of k, in the batch last admitted, with
+// Seq seq, passes the filter.
+func (m *logMatcher) keep(k *logKey, seq int64) bool {
+	f := &m.f
+	if f.From != 0 && k.time < f.From || f.To != 0 && k.time >= f.To {
+		return false
+	}
+	if f.Before != 0 && (k.time > m.cursorTime || k.time == m.cursorTime && seq >= f.Before) {
+		return false
+	}
+	for i := range numFields {
+		if m.want[i] != "" && !m.allowed[i][k.fields[i]] {
+			return false
+		}
+	}
+	if f.SourceLo != nil {
+		if k.source == nil || bytes.Compare(k.source, f.SourceLo) < 0 || bytes.Compare(k.source, f.SourceHi) > 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -218,8 +218,8 @@ func connPeer(r *http.Request) (netip.AddrPort, *proxyInfo) {
 		c = tc.NetConn()
 	}
 	switch pc := c.(type) {
-	case *proxyproto.Conn:
-		return addrPortOf(pc.Raw().RemoteAddr()), headerInfo(pc.ProxyHeader())
+	case *proxyConn:
+		return pc.peer(), headerInfo(pc.proxyHeader())
 	case nil:
 		ap, _ := netip.ParseAddrPort(r.RemoteAddr)
 		return ap, nil

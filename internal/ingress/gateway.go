@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pires/go-proxyproto"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/perimeterhq/perimeter/internal/access"
@@ -177,7 +176,7 @@ func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) 
 // anyone else a header is not parsed. Serve returns http.ErrServerClosed
 // after Shutdown.
 func (g *Gateway) Serve(ln net.Listener, tlsConfig *tls.Config) error {
-	pl := &proxyproto.Listener{Listener: ln, ConnPolicy: g.proxyPolicy, ReadHeaderTimeout: readHeaderTimeout}
+	pl := &proxyListener{Listener: ln, trusted: g.trusted}
 	srv := &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -220,16 +219,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.cancelBase()
 	return errors.Join(errs...)
-}
-
-// proxyPolicy lets trusted peers send a PROXY header (optional: a trusted
-// proxy may also connect for itself) and serves everyone else raw, never
-// parsing a header from them.
-func (g *Gateway) proxyPolicy(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-	if g.trusted.contains(addrPortOf(o.Upstream).Addr()) {
-		return proxyproto.USE, nil
-	}
-	return proxyproto.SKIP, nil
 }
 
 func slogLogger(l *slog.Logger) *stdlog.Logger { return stdlog.New(&slogWriter{log: l}, "", 0) }

@@ -143,12 +143,22 @@ const (
 	hstsValue         = "max-age=31536000; includeSubDomains; preload"
 )
 
-// setCommonHeaders puts the headers every answer carries.
-func setCommonHeaders(h http.Header, requestID string) {
-	h.Set(headerRequestID, requestID)
-	h.Set(headerMSRequestID, requestID)
-	h.Set(headerHSTS, hstsValue)
-	h.Set(headerNoSniff, "nosniff")
+// Values every answer carries, shared by all answers (and a request's id
+// by its headers): a slice holding one value has no room to grow, so an
+// Add to the same key copies it instead of writing into it. Setting them
+// this way saves an allocation per header per request.
+var (
+	hstsValues    = []string{hstsValue}
+	noSniffValues = []string{"nosniff"}
+)
+
+// setCommonHeaders puts the headers every answer carries; requestID is
+// the exchange's ids, one value.
+func setCommonHeaders(h http.Header, requestID []string) {
+	h[headerRequestID] = requestID
+	h[headerMSRequestID] = requestID
+	h[headerHSTS] = hstsValues
+	h[headerNoSniff] = noSniffValues
 }
 
 type errorBody struct {
@@ -167,7 +177,7 @@ func (g *Gateway) render(w http.ResponseWriter, x *exchange, err error) {
 	}
 	x.refused(e)
 	h := w.Header()
-	setCommonHeaders(h, x.id)
+	setCommonHeaders(h, x.ids)
 	for k, v := range e.Header {
 		h[k] = v
 	}

@@ -235,6 +235,7 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 // exchange is one request as the gateway handles it.
 type exchange struct {
 	id    string
+	ids   []string // id, as a header value (setCommonHeaders)
 	start time.Time
 	rec   accesslog.Record
 
@@ -311,6 +312,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // serveHTTP handles one request: decide, answer, log.
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{id: uuid.NewString(), start: time.Now(), host: hostName(r.Host)}
+	x.ids = []string{x.id}
 	x.rec = accesslog.Record{
 		Time: x.start.UTC(), RequestID: x.id, Plane: accesslog.PlaneIngress, Direction: accesslog.Inbound,
 		Host: truncate(x.host, maxHostLen),

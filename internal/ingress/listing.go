@@ -90,7 +90,7 @@ func (g *Gateway) list(w http.ResponseWriter, x *exchange, op *operation) error 
 		return internalError(err)
 	}
 	h := w.Header()
-	setCommonHeaders(h, x.id)
+	setCommonHeaders(h, x.ids)
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -16,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,7 +74,7 @@ func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 		g.metrics.upstreamErrors.WithLabelValues(upstreamUnavailable).Inc()
 		return upstreamFailure(http.StatusBadGateway, "the deployment's model has no upstream configured", nil)
 	}
-	target, err := upstreamURL(base, op.UpstreamPath)
+	target, err := cachedUpstreamURL(base, op.UpstreamPath)
 	if err != nil {
 		g.metrics.upstreamErrors.WithLabelValues(upstreamUnavailable).Inc()
 		return upstreamFailure(http.StatusBadGateway, "the model's upstream URL is unusable", err)
@@ -161,6 +161,37 @@ func parseObject(body []byte) (requestObject, error) {
 	return requestObject(body), nil
 }
 
+// upstreamURLs caches upstreamURL's answers by base and path: the catalog
+// names few upstreams, and parsing one for every request allocated half a
+// dozen objects. Bounded: past upstreamURLsMax entries it starts afresh.
+var (
+	upstreamURLs    sync.Map // base + "\x00" + path → *url.URL, never modified
+	upstreamURLsLen atomic.Int32
+)
+
+const upstreamURLsMax = 1024
+
+// cachedUpstreamURL is upstreamURL through the cache; the URL returned is
+// the caller's own.
+func cachedUpstreamURL(base, path string) (*url.URL, error) {
+	key := base + "\x00" + path
+	if v, ok := upstreamURLs.Load(key); ok {
+		u := *v.(*url.URL)
+		return &u, nil
+	}
+	u, err := upstreamURL(base, path)
+	if err != nil {
+		return nil, err
+	}
+	if upstreamURLsLen.Add(1) > upstreamURLsMax {
+		upstreamURLs.Clear()
+		upstreamURLsLen.Store(1)
+	}
+	c := *u
+	upstreamURLs.Store(key, &c)
+	return u, nil
+}
+
 // upstreamURL joins a model's upstream base URL and an operation path.
 func upstreamURL(base, path string) (*url.URL, error) {
 	u, err := url.Parse(base)
@@ -237,6 +268,13 @@ var clientHeaders = []string{
 	"Accept-Encoding",
 }
 
+// Header values shared by every upstream request (see hstsValues).
+var (
+	protoHTTPS      = []string{"https"}
+	protoHTTP       = []string{"http"}
+	contentTypeJSON = []string{"application/json"}
+)
+
 // rewrite builds the upstream request: the catalog's URL, the rewritten
 // body, the model server's credential, and forwarding headers that say
 // what the gateway decided.
@@ -256,15 +294,15 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		stripKeyProtocols(h)
 	}
 	if x.client.Addr.IsValid() {
-		h.Set("X-Forwarded-For", x.client.Addr.String())
+		h["X-Forwarded-For"] = []string{x.rec.SourceIP}
 	}
-	h.Set("X-Forwarded-Host", x.host)
+	h["X-Forwarded-Host"] = []string{x.host}
 	if pr.In.TLS != nil {
-		h.Set("X-Forwarded-Proto", "https")
+		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
-		h.Set("X-Forwarded-Proto", "http")
+		h["X-Forwarded-Proto"] = protoHTTP
 	}
-	h.Set("X-Request-Id", x.id)
+	h["X-Request-Id"] = x.ids
 	if x.up.credential != "" {
 		h.Set("Authorization", "Bearer "+x.up.credential)
 	}
@@ -273,7 +311,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		out.ContentLength = int64(len(x.up.body))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(x.up.body)), nil }
 		h.Set("Content-Length", strconv.Itoa(len(x.up.body)))
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = contentTypeJSON
 		h.Del("Transfer-Encoding")
 		out.TransferEncoding = nil
 	}
@@ -297,6 +335,22 @@ func stripKeyProtocols(h http.Header) {
 	}
 }
 
+// mediaType is a Content-Type's media type, lower-cased, without
+// parameters; mime.ParseMediaType allocates a map for the parameters,
+// which only this is needed from.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if c := ct[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
 // errUpstreamRefused: the model server refused the gateway's credential.
 var errUpstreamRefused = errors.New("the model server refused the gateway's credential")
 
@@ -311,13 +365,12 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	for _, k := range []string{headerRequestID, headerMSRequestID, headerHSTS, headerNoSniff, headerPolicyID, "Set-Cookie", "Www-Authenticate"} {
 		h.Del(k)
 	}
-	setCommonHeaders(h, x.id)
+	setCommonHeaders(h, x.ids)
 	x.switched = resp.StatusCode == http.StatusSwitchingProtocols
 	if resp.StatusCode != http.StatusOK {
 		return nil
 	}
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	switch mt {
+	switch mediaType(h.Get("Content-Type")) {
 	case "text/event-stream":
 		resp.Body = &sseUsage{ReadCloser: resp.Body, u: &x.usage}
 	case "application/json":

@@ -24,10 +24,10 @@ func TestCachedUpstreamURL(t *testing.T) {
 
 func TestMediaType(t *testing.T) {
 	for in, want := range map[string]string{
-		"application/json":                 "application/json",
-		"application/json; charset=utf-8":  "application/json",
+		"application/json":                  "application/json",
+		"application/json; charset=utf-8":   "application/json",
 		" Text/Event-Stream ;charset=UTF-8": "text/event-stream",
-		"":                                 "",
+		"":                                  "",
 	} {
 		if got := mediaType(in); got != want {
 			t.Errorf("mediaType(%q) = %q, want %q", in, got, want)

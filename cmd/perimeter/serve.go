@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,7 @@ gracefully; a restart on the same directory keeps all state.`,
 			} else {
 				cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, opts))
 			}
+			tuneGC()
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -71,4 +73,20 @@ gracefully; a restart on the same directory keeps all state.`,
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug (also every allowed data-plane request), info, warn or error")
 	return cmd
+}
+
+// serveGCPercent is the garbage collector's GOGC for serve. The server's
+// live heap is small (about 12 MB under load, most of it the access-log
+// queue and the mock model's tokenizer) while every proxied request
+// allocates a few KB, so at Go's default of 100 it collects about twice a
+// second under load, and collection was a sixth of the gateway's CPU. At
+// 400 it collects a quarter as often for a heap of some tens of MB more.
+const serveGCPercent = 400
+
+// tuneGC applies serveGCPercent unless the operator set GOGC, which then
+// wins as usual.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }

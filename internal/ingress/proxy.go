@@ -96,6 +96,10 @@ func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 		x.up.body = doc.withModel(model)
 	}
 
+	if g.inline.carries(target, op.WebSocket) {
+		g.proxy.ServeHTTP(w, r.WithContext(&deadlineContext{Context: r.Context(), x: x, deadline: time.Now().Add(g.timeout)}))
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 	defer cancel()
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,9 +70,16 @@ func (c *upstreamConn) Read(p []byte) (int, error) {
 // reads and writes on a connection return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// RoundTrip implements http.RoundTripper.
+// carries reports whether t (which may be nil) carries requests to u
+// itself rather than handing them to fallback.
+func (t *inlineTransport) carries(u *url.URL, upgrade bool) bool {
+	return t != nil && u.Scheme == "http" && !upgrade
+}
+
+// RoundTrip implements http.RoundTripper. The context's deadline, if any,
+// bounds the whole exchange, body included, as connection deadlines.
 func (t *inlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+	if !t.carries(req.URL, req.Header.Get("Upgrade") != "") {
 		return t.fallback.RoundTrip(req)
 	}
 	addr := req.URL.Host
@@ -180,8 +188,14 @@ func (t *inlineTransport) CloseIdleConnections() {
 // exchange sends req on c and reads the response's head. The response
 // body returns c to the pool when read to its end.
 func (t *inlineTransport) exchange(ctx context.Context, req *http.Request, c *upstreamConn, addr string) (*http.Response, error) {
-	// Cancelling the request unblocks whatever the connection is doing;
-	// the connection is then not reused.
+	// The context's deadline bounds everything the connection does for
+	// this request. Cancelling the request unblocks whatever the
+	// connection is doing; the connection is then not reused.
+	deadline, _ := ctx.Deadline()
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		c.conn.Close()
+		return nil, err
+	}
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
@@ -199,7 +213,7 @@ func (t *inlineTransport) exchange(ctx context.Context, req *http.Request, c *up
 		return fail(err)
 	}
 	if t.responseHeaderTimeout > 0 {
-		_ = c.conn.SetReadDeadline(t.now().Add(t.responseHeaderTimeout))
+		_ = c.conn.SetReadDeadline(earlier(t.now().Add(t.responseHeaderTimeout), deadline))
 	}
 	var resp *http.Response
 	for {
@@ -218,13 +232,14 @@ func (t *inlineTransport) exchange(ctx context.Context, req *http.Request, c *up
 		// is not speaking HTTP to us.
 		return fail(fmt.Errorf("the model server switched protocols without being asked"))
 	}
-	if t.responseHeaderTimeout > 0 && !stop() {
-		return fail(ctx.Err())
-	}
 	if t.responseHeaderTimeout > 0 {
-		// The header deadline is cleared; cancellation is watched again.
-		_ = c.conn.SetReadDeadline(time.Time{})
-		stop = context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(aLongTimeAgo) })
+		// Back to the request's deadline for the body. A cancellation
+		// that came meanwhile set a deadline in the past, which this may
+		// have overwritten; its context says so, and it fails here.
+		_ = c.conn.SetReadDeadline(deadline)
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
 	}
 	keep := !resp.Close && !req.Close
 	b := &upstreamBody{t: t, c: c, addr: addr, stop: stop, keep: keep, body: resp.Body}
@@ -234,6 +249,15 @@ func (t *inlineTransport) exchange(ctx context.Context, req *http.Request, c *up
 	}
 	resp.Body = b
 	return resp, nil
+}
+
+// earlier returns the earlier of a and b, where a zero time is no
+// deadline at all.
+func earlier(a, b time.Time) time.Time {
+	if b.IsZero() || (!a.IsZero() && a.Before(b)) {
+		return a
+	}
+	return b
 }
 
 // upstreamBody is a response body that gives its connection back when it

@@ -353,6 +353,40 @@ func TestInlineTransportResponseHeaderTimeout(t *testing.T) {
 	}
 }
 
+// TestInlineTransportContextDeadline: the context's deadline bounds the
+// exchange through the connection, both before the response begins and
+// while its body is read, even when the context itself never ends (as
+// the gateway's deadlineContext does not).
+func TestInlineTransportContextDeadline(t *testing.T) {
+	hold := make(chan struct{})
+	silent := newScriptedServer(t, func(s *scriptedServer, c net.Conn, br *bufio.Reader) {
+		s.next(br)
+		<-hold
+	})
+	trickle := newScriptedServer(t, func(s *scriptedServer, c net.Conn, br *bufio.Reader) {
+		s.next(br)
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+		<-hold
+	})
+	t.Cleanup(func() { close(hold) })
+	tr, _ := newTestTransport(t)
+	ctx := &deadlineContext{Context: context.Background(), deadline: time.Now().Add(100 * time.Millisecond)}
+
+	var ne net.Error
+	if _, err := tr.RoundTrip(post(t, ctx, silent.url("/"), `{}`)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("no response by the deadline: %v, want a timeout", err)
+	}
+	ctx.deadline = time.Now().Add(100 * time.Millisecond)
+	resp, err := tr.RoundTrip(post(t, ctx, trickle.url("/"), `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a body unfinished at the deadline: %v, want a timeout", err)
+	}
+}
+
 func TestInlineTransportDropsStaleIdleConnections(t *testing.T) {
 	s := newScriptedServer(t, keepAlive)
 	tr, _ := newTestTransport(t)

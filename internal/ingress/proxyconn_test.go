@@ -85,8 +85,11 @@ func TestProxyConnDeadlines(t *testing.T) {
 		t.Fatal("the header's limit replaced the server's shorter deadline")
 	}
 
-	c, send := pipeConn(t)
-	send([]byte("PROXY TCP4 198.51.100.7 10.0.0.1 5000 443\r\nx"))
+	// The peer stays open: net.Pipe refuses deadlines once it has closed.
+	server, client := net.Pipe()
+	t.Cleanup(func() { server.Close(); client.Close() })
+	c = &proxyConn{Conn: server}
+	go func() { _, _ = client.Write([]byte("PROXY TCP4 198.51.100.7 10.0.0.1 5000 443\r\nx")) }()
 	if _, err := c.Read(make([]byte, 1)); err != nil {
 		t.Fatal(err)
 	}

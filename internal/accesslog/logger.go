@@ -73,7 +73,12 @@ type Logger struct {
 	cfg   Config
 	log   *slog.Logger
 	queue chan Record
-	m     *metrics
+	// full is signalled when a batch's worth waits, so Run writes it
+	// before the next tick. Run does not wake for each record: a wake-up
+	// per request (a goroutine hand-off, often a futex) cost the gateway
+	// more than queueing the record did.
+	full chan struct{}
+	m    *metrics
 
 	// Hot-path counters, resolved once.
 	droppedFull, droppedClosed prometheus.Counter
@@ -125,6 +130,7 @@ func New(cfg Config) *Logger {
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "accesslog"),
 		queue:    make(chan Record, cfg.QueueSize),
+		full:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		lastWarn: map[string]time.Time{},
@@ -149,6 +155,12 @@ func (l *Logger) Log(r Record) {
 	}
 	select {
 	case l.queue <- r:
+		if len(l.queue) >= l.cfg.BatchSize {
+			select {
+			case l.full <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		l.droppedFull.Inc()
 		l.pendingDrops.Add(1)
@@ -183,35 +195,39 @@ func (l *Logger) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			l.drain(context.WithoutCancel(ctx), batch)
+			l.drain(context.WithoutCancel(ctx), nil)
 			return nil
 		case <-l.stop:
-			l.drain(context.WithoutCancel(ctx), batch)
+			l.drain(context.WithoutCancel(ctx), nil)
 			return nil
-		case r := <-l.queue:
-			batch = append(batch, r)
-			// Take what else is waiting without going round the select.
-			for len(batch) < l.cfg.BatchSize {
-				select {
-				case r := <-l.queue:
-					batch = append(batch, r)
-					continue
-				default:
-				}
-				break
-			}
-			if len(batch) >= l.cfg.BatchSize {
+		case <-l.full:
+			// Whole batches now; the rest waits for the tick.
+			for len(l.queue) >= l.cfg.BatchSize {
+				batch = l.take(batch[:0])
 				l.write(context.WithoutCancel(ctx), batch)
-				batch = batch[:0]
 			}
 		case <-tick.C:
-			if len(batch) > 0 {
+			for len(l.queue) > 0 {
+				batch = l.take(batch[:0])
 				l.write(context.WithoutCancel(ctx), batch)
-				batch = batch[:0]
 			}
 			l.warnDrops()
 		}
 	}
+}
+
+// take appends to batch what waits in the queue, up to BatchSize records.
+func (l *Logger) take(batch []Record) []Record {
+	for len(batch) < l.cfg.BatchSize {
+		select {
+		case r := <-l.queue:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		break
+	}
+	return batch
 }
 
 // Close stops accepting records, flushes the queue and returns when that
@@ -241,15 +257,7 @@ func (l *Logger) drain(ctx context.Context, batch []Record) {
 	defer cancel()
 	batch = append([]Record(nil), batch...)
 	for {
-		for len(batch) < l.cfg.BatchSize {
-			select {
-			case r := <-l.queue:
-				batch = append(batch, r)
-				continue
-			default:
-			}
-			break
-		}
+		batch = l.take(batch)
 		if len(batch) == 0 {
 			break
 		}

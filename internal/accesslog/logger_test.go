@@ -208,6 +208,29 @@ func TestBatchesWriteEverything(t *testing.T) {
 	}
 }
 
+// TestFullBatchWrittenBeforeTheTick: records wait for the flush interval
+// unless a batch's worth is queued, which is written at once; fewer wait.
+func TestFullBatchWrittenBeforeTheTick(t *testing.T) {
+	sink := &memSink{}
+	l := accesslog.New(accesslog.Config{Sink: sink, BatchSize: 4, FlushInterval: time.Hour, Logger: quiet()})
+	run(t, l)
+	for i := range 3 {
+		l.Log(rec(i))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(sink.snapshot()); n != 0 {
+		t.Fatalf("%d records written before a batch was full or the interval passed", n)
+	}
+	l.Log(rec(3))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sink.snapshot()) != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full batch was not written before the tick: %d records stored", len(sink.snapshot()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestFullQueueDropsAndNeverBlocks(t *testing.T) {
 	sink := &memSink{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	reg := prometheus.NewRegistry()

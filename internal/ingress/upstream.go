@@ -206,7 +206,7 @@ func (t *inlineTransport) exchange(ctx context.Context, req *http.Request, c *up
 		return nil, err
 	}
 	c.read = 0
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return fail(err)
 	}
 	if err := c.bw.Flush(); err != nil {

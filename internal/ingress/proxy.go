@@ -265,12 +265,12 @@ func (copyBuffers) Put(b []byte) {
 // the client's credentials, and addresses only the gateway may state.
 // (ReverseProxy already drops hop-by-hop headers, Forwarded and
 // X-Forwarded-*.)
-var clientHeaders = []string{
+var clientHeaders = canonicalKeys(
 	headerAPIKey, headerSubscription, "Authorization", "Cookie", "Proxy-Authorization",
 	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",
 	"Forwarded", "X-Forwarded", "X-Forwarded-Port", "X-Forwarded-Server", "X-Original-Forwarded-For",
 	"Accept-Encoding",
-}
+)
 
 // Header values shared by every upstream request (see hstsValues).
 var (
@@ -278,6 +278,21 @@ var (
 	protoHTTP       = []string{"http"}
 	contentTypeJSON = []string{"application/json"}
 )
+
+// upstreamHeaders are response headers of a model server that never reach
+// the client: the gateway states its own, and the server's cookies and
+// challenges are not the client's business.
+var upstreamHeaders = canonicalKeys(headerRequestID, headerMSRequestID, headerHSTS, headerNoSniff, headerPolicyID, "Set-Cookie", "Www-Authenticate")
+
+// canonicalKeys returns keys in their canonical form, for deleting from a
+// parsed http.Header without canonicalising them on every request.
+func canonicalKeys(keys ...string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = http.CanonicalHeaderKey(k)
+	}
+	return out
+}
 
 // rewrite builds the upstream request: the catalog's URL, the rewritten
 // body, the model server's credential, and forwarding headers that say
@@ -289,11 +304,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	out.URL, out.Host = &u, ""
 	h := out.Header
 	for _, k := range clientHeaders {
-		h.Del(k)
+		delete(h, k) // canonical already: Header.Del would canonicalise each
 	}
 	if !x.up.webSocket {
-		h.Del("Connection")
-		h.Del("Upgrade")
+		delete(h, "Connection")
+		delete(h, "Upgrade")
 	} else {
 		stripKeyProtocols(h)
 	}
@@ -316,7 +331,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(x.up.body)), nil }
 		h.Set("Content-Length", strconv.Itoa(len(x.up.body)))
 		h["Content-Type"] = contentTypeJSON
-		h.Del("Transfer-Encoding")
+		delete(h, "Transfer-Encoding")
 		out.TransferEncoding = nil
 	}
 }
@@ -366,8 +381,8 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		return errUpstreamRefused
 	}
 	h := resp.Header
-	for _, k := range []string{headerRequestID, headerMSRequestID, headerHSTS, headerNoSniff, headerPolicyID, "Set-Cookie", "Www-Authenticate"} {
-		h.Del(k)
+	for _, k := range upstreamHeaders {
+		delete(h, k)
 	}
 	setCommonHeaders(h, x.ids)
 	x.switched = resp.StatusCode == http.StatusSwitchingProtocols

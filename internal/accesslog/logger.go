@@ -201,13 +201,21 @@ func (l *Logger) Run(ctx context.Context) error {
 			l.drain(context.WithoutCancel(ctx), nil)
 			return nil
 		case <-l.full:
-			// Whole batches now; the rest waits for the tick.
-			for len(l.queue) >= l.cfg.BatchSize {
+			// One whole batch per wake; signal again if more wait, so
+			// stop, ctx and the tick are seen between batches.
+			if len(l.queue) >= l.cfg.BatchSize {
 				batch = l.take(batch[:0])
 				l.write(context.WithoutCancel(ctx), batch)
 			}
+			if len(l.queue) >= l.cfg.BatchSize {
+				select {
+				case l.full <- struct{}{}:
+				default:
+				}
+			}
 		case <-tick.C:
-			for len(l.queue) > 0 {
+			// What was queued at the tick, not what keeps arriving.
+			for n := len(l.queue); n > 0; n -= l.cfg.BatchSize {
 				batch = l.take(batch[:0])
 				l.write(context.WithoutCancel(ctx), batch)
 			}

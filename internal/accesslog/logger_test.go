@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -479,3 +480,36 @@ func (discardSink) QueryLogs(context.Context, accesslog.Query) ([]accesslog.Reco
 	return nil, nil
 }
 func (discardSink) PruneLogs(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// slowSink takes 2 ms per batch: slower than a producer that never pauses.
+type slowSink struct{ memSink }
+
+func (s *slowSink) AppendLogs(context.Context, []accesslog.Record) error {
+	time.Sleep(2 * time.Millisecond)
+	return nil
+}
+
+// TestOverloadedRunStillStops: when records come faster than the sink
+// takes them, Run goes back to its select between batches, so it stops
+// when asked (and warns about drops at its ticks) instead of writing
+// forever.
+func TestOverloadedRunStillStops(t *testing.T) {
+	l := accesslog.New(accesslog.Config{Sink: &slowSink{}, QueueSize: 64, BatchSize: 4, FlushInterval: 5 * time.Millisecond, Logger: quiet()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = l.Run(ctx); close(done) }()
+	var stop atomic.Bool
+	defer stop.Store(true)
+	go func() {
+		for i := 0; !stop.Load(); i++ {
+			l.Log(rec(i))
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not return 3 s after its context ended while records kept coming")
+	}
+}

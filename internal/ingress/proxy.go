@@ -424,7 +424,9 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	switch {
 	case errors.Is(err, errUpstreamRefused):
 		kind, reason = upstreamRefused, "the model server refused the gateway's credential"
-	case errors.Is(ctxErr, context.DeadlineExceeded):
+	case errors.Is(ctxErr, context.DeadlineExceeded) || pastDeadline(r.Context()):
+		// A deadlineContext does not end at its deadline (the connection
+		// does): its deadline having passed says the same.
 		kind, status, reason = upstreamTimeout, http.StatusGatewayTimeout, "the model server did not finish within the upstream timeout"
 	case errors.As(err, &op) && op.Op == "dial":
 		// Down, even if the dial timed out.
@@ -433,4 +435,10 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	g.metrics.upstreamErrors.WithLabelValues(kind).Inc()
 	g.render(w, x, upstreamFailure(status, reason, err))
+}
+
+// pastDeadline reports whether ctx has a deadline that has passed.
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

@@ -59,6 +59,7 @@ type proxyConn struct {
 	ready    atomic.Bool
 	mu       sync.Mutex
 	deadline time.Time
+	limit    time.Time // the header's limit while it is read; zero otherwise
 }
 
 func (c *proxyConn) SetReadDeadline(t time.Time) error {
@@ -66,15 +67,19 @@ func (c *proxyConn) SetReadDeadline(t time.Time) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.deadline = t
+		if !c.limit.IsZero() {
+			t = earlier(t, c.limit)
+		}
 	}
 	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *proxyConn) SetDeadline(t time.Time) error {
 	if !c.ready.Load() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.deadline = t
+		if err := c.Conn.SetWriteDeadline(t); err != nil {
+			return err
+		}
+		return c.SetReadDeadline(t)
 	}
 	return c.Conn.SetDeadline(t)
 }
@@ -87,8 +92,11 @@ func (c *proxyConn) readHeader() {
 	if d := c.deadline; !d.IsZero() && d.Before(limit) {
 		limit = d
 	}
+	c.limit = limit
+	c.err = c.Conn.SetReadDeadline(limit)
 	c.mu.Unlock()
-	if c.err = c.Conn.SetReadDeadline(limit); c.err != nil {
+	if c.err != nil {
+		c.ready.Store(true)
 		return
 	}
 	c.br = bufio.NewReaderSize(c.Conn, proxyHeaderBuffer)
@@ -108,6 +116,7 @@ func (c *proxyConn) readHeader() {
 	// deadline left at the header's limit is only ever shorter.
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.limit = time.Time{}
 	_ = c.Conn.SetReadDeadline(c.deadline)
 	c.ready.Store(true)
 }

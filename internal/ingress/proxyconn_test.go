@@ -100,3 +100,24 @@ func TestProxyConnDeadlines(t *testing.T) {
 		t.Fatalf("after the header, a past deadline: %v", err)
 	}
 }
+
+// TestProxyConnDeadlineDuringHeader: a deadline set while the header is
+// being read never lifts the header's own limit.
+func TestProxyConnDeadlineDuringHeader(t *testing.T) {
+	server, client := net.Pipe()
+	t.Cleanup(func() { server.Close(); client.Close() })
+	c := &proxyConn{Conn: server}
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	done := make(chan error, 1)
+	go func() { _, err := c.Read(make([]byte, 1)); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	_ = c.SetReadDeadline(time.Now().Add(time.Hour))
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("header read: %v, want the deadline", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a later, longer deadline lifted the header's limit")
+	}
+}

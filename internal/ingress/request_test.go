@@ -347,3 +347,17 @@ func TestListings(t *testing.T) {
 		t.Errorf("from a refused address: %d", a.StatusCode)
 	}
 }
+
+// TestUpstreamTimeoutBeforeTheHead: a model server that has not answered
+// by UpstreamTimeout gets a 504, logged as the upstream timeout.
+func TestUpstreamTimeoutBeforeTheHead(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.UpstreamTimeout = 300 * time.Millisecond })
+	h.up.handle(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	a := h.chat(h.client(false), "open")
+	if a.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504: %s", a.StatusCode, a.Body)
+	}
+	if r := h.log.find(t, a.ID); !strings.Contains(r.Reason, "upstream timeout") {
+		t.Errorf("reason %q, want the upstream timeout", r.Reason)
+	}
+}

@@ -71,7 +71,10 @@ func (c *upstreamConn) Read(p []byte) (int, error) {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // carries reports whether t (which may be nil) carries requests to u
-// itself rather than handing them to fallback.
+// itself rather than handing them to fallback. forward asks it with the
+// operation's WebSocket flag, RoundTrip with the Upgrade header; they
+// agree because rewrite removes Upgrade from every other request, and
+// must: fallback does not enforce a deadlineContext's deadline.
 func (t *inlineTransport) carries(u *url.URL, upgrade bool) bool {
 	return t != nil && u.Scheme == "http" && !upgrade
 }

@@ -383,11 +383,10 @@ func (g *Gateway) finish(ctx context.Context, x *exchange, sw *statusWriter, abo
 	x.rec.LatencyMs = float64(elapsed.Microseconds()) / 1000
 	if x.usage.Seen {
 		x.rec.PromptTokens, x.rec.CompletionTokens = x.usage.Prompt, x.usage.Completion
-		g.metrics.tokens.WithLabelValues("prompt").Add(float64(x.usage.Prompt))
-		g.metrics.tokens.WithLabelValues("completion").Add(float64(x.usage.Completion))
+		g.metrics.promptTokens.Add(float64(x.usage.Prompt))
+		g.metrics.completionTokens.Add(float64(x.usage.Completion))
 	}
-	g.metrics.requests.WithLabelValues(x.rec.Result, x.rec.Layer).Inc()
-	g.metrics.duration.WithLabelValues(x.rec.Result).Observe(elapsed.Seconds())
+	g.metrics.request(x.rec.Result, x.rec.Layer, elapsed)
 	if g.cfg.Log != nil {
 		g.cfg.Log.Log(x.rec)
 	}

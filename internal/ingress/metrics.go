@@ -2,9 +2,12 @@ package ingress
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/perimeterhq/perimeter/internal/accesslog"
 )
 
 // metrics are the gateway's Prometheus series. Labels are bounded sets:
@@ -14,6 +17,27 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
 	tokens         *prometheus.CounterVec
+
+	// The series every request touches, resolved once: WithLabelValues
+	// hashes its labels and takes a lock on each call.
+	promptTokens, completionTokens prometheus.Counter
+	durationBy                     map[string]prometheus.Observer // by result; read-only
+	requestsBy                     sync.Map                       // [2]string{result, layer} → prometheus.Counter
+}
+
+// request counts a finished request and its duration.
+func (m *metrics) request(result, layer string, d time.Duration) {
+	key := [2]string{result, layer}
+	c, ok := m.requestsBy.Load(key)
+	if !ok {
+		c, _ = m.requestsBy.LoadOrStore(key, m.requests.WithLabelValues(result, layer))
+	}
+	c.(prometheus.Counter).Inc()
+	o := m.durationBy[result]
+	if o == nil {
+		o = m.duration.WithLabelValues(result)
+	}
+	o.Observe(d.Seconds())
 }
 
 // Kinds of upstream failures (label "kind").
@@ -46,6 +70,11 @@ func newMetrics(reg prometheus.Registerer, snaps Snapshots) (*metrics, error) {
 			Name: "perimeter_ingress_tokens_total",
 			Help: "Tokens model servers reported using for requests through the gateway, by type (prompt, completion).",
 		}, []string{"type"}),
+	}
+	m.promptTokens, m.completionTokens = m.tokens.WithLabelValues("prompt"), m.tokens.WithLabelValues("completion")
+	m.durationBy = map[string]prometheus.Observer{}
+	for _, r := range []string{accesslog.Allowed, accesslog.Denied} {
+		m.durationBy[r] = m.duration.WithLabelValues(r)
 	}
 	revision := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "perimeter_ingress_snapshot_revision",

@@ -84,44 +84,16 @@ Unlike az, the command waits for the deployment to finish provisioning.`,
 
 func csDeploymentList(g *globals) *cobra.Command {
 	var account, group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the model deployments of an account",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.accountPath(group, account, "deployments"), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, csDeploymentView())
-		},
-	}
+	cmd := listCommand(g, "List the model deployments of an account", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "deployments") }, csDeploymentView())
 	accountFlags(cmd, &account, &group)
 	return cmd
 }
 
 func csDeploymentShow(g *globals) *cobra.Command {
 	var account, group, name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a model deployment",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.accountPath(group, account, "deployments", name), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, csDeploymentView())
-		},
-	}
+	cmd := showCommand(g, "Show a model deployment", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "deployments", name) }, csDeploymentView())
 	deploymentFlags(cmd, &account, &group, &name)
 	return cmd
 }

@@ -106,49 +106,19 @@ func decodeOrNil(body []byte) any {
 
 func identityShow(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a user-assigned managed identity",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.identityPath(group, name), apiVersion(apiMSI))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, identityView())
-		},
-	}
+	cmd := showCommand(g, "Show a user-assigned managed identity", apiMSI,
+		func(s *session) string { return s.identityPath(group, name) }, identityView())
 	identityFlags(cmd, &name, &group)
 	return cmd
 }
 
 func identityList(g *globals) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List user-assigned managed identities, of one resource group with -g",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.ManagedIdentity", "userAssignedIdentities")
-			if group != "" {
-				path = s.subscriptionPath("resourceGroups", group, "providers", "Microsoft.ManagedIdentity", "userAssignedIdentities")
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiMSI))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, identityView())
-		},
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this resource group")
+	cmd := listCommand(g, "List user-assigned managed identities, of one resource group with -g", apiMSI,
+		func(s *session) string {
+			return s.typePath(group, "Microsoft.ManagedIdentity", "userAssignedIdentities")
+		}, identityView())
+	groupFilterFlag(cmd, &group)
 	return cmd
 }
 

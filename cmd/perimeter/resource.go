@@ -112,6 +112,62 @@ func (g *globals) printViewBody(cmd *cobra.Command, body []byte, view []field) e
 	return g.printView(cmd, v, view)
 }
 
+// showCommand builds a show command: GET the resource at path and print it
+// with view. The caller adds the flags that path reads.
+func showCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			resp, err := s.client.get(cmd.Context(), path(s), apiVersion(api))
+			if err != nil {
+				return err
+			}
+			return g.printViewBody(cmd, resp.body, view)
+		},
+	}
+}
+
+// listCommand builds a list command: every page of the collection at path,
+// printed with view. The caller adds the flags that path reads.
+func listCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			items, err := s.client.list(cmd.Context(), path(s), apiVersion(api))
+			if err != nil {
+				return err
+			}
+			return g.printView(cmd, items, view)
+		},
+	}
+}
+
+// typePath is the collection of a resource type: in the resource group
+// when group is given, else in the whole subscription.
+func (s *session) typePath(group, namespace, typ string) string {
+	if group == "" {
+		return s.subscriptionPath("providers", namespace, typ)
+	}
+	return s.subscriptionPath("resourceGroups", group, "providers", namespace, typ)
+}
+
+// groupFilterFlag is a list command's optional -g/--resource-group.
+func groupFilterFlag(cmd *cobra.Command, group *string) {
+	cmd.Flags().StringVarP(group, "resource-group", "g", "", "list only this resource group")
+}
+
 // doJSON is client.do of a request with a JSON body (none when body is
 // nil) and the given api-version.
 func (s *session) doJSON(ctx context.Context, method, path, api string, body any, noWait bool) (*response, error) {

@@ -6,9 +6,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// providerColumns are the table columns of resource providers.
-func providerColumns() []column {
-	return []column{{"Namespace", "namespace"}, {"RegistrationState", "registrationState"}, {"RegistrationPolicy", "registrationPolicy"}}
+// providerView is the table of resource providers.
+func providerView() []field {
+	return []field{at("Namespace", "namespace"), at("RegistrationState", "registrationState"), at("RegistrationPolicy", "registrationPolicy")}
 }
 
 func newProviderCommand() *cobra.Command {
@@ -55,42 +55,14 @@ func providerRegistration(g *globals, action, short, ongoing string) *cobra.Comm
 
 func providerShow(g *globals) *cobra.Command {
 	var ns string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a resource provider and its registration state",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.subscriptionPath("providers", ns), apiVersion(apiResources))
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, providerColumns())
-		},
-	}
+	cmd := showCommand(g, "Show a resource provider and its registration state", apiResources,
+		func(s *session) string { return s.subscriptionPath("providers", ns) }, providerView())
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "resource provider namespace")
 	required(cmd, "namespace")
 	return cmd
 }
 
 func providerList(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the resource providers and their registration state",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.subscriptionPath("providers"), apiVersion(apiResources))
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, providerColumns())
-		},
-	}
+	return listCommand(g, "List the resource providers and their registration state", apiResources,
+		func(s *session) string { return s.subscriptionPath("providers") }, providerView())
 }

@@ -252,25 +252,8 @@ func csAccountList(g *globals) *cobra.Command {
 
 func csAccountDelete(g *globals) *cobra.Command {
 	var name, group string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete an AI services account with its keys, deployments and projects",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete an AI services account with its keys, deployments and projects", "", apiCognitive,
+		askFirst|offerNoWait, func(s *session) string { return s.accountPath(group, name) })
 	accountFlags(cmd, &name, &group)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

@@ -100,22 +100,9 @@ func csDeploymentShow(g *globals) *cobra.Command {
 
 func csDeploymentDelete(g *globals) *cobra.Command {
 	var account, group, name string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a model deployment",
-		Long:  "Delete a model deployment, as 'az cognitiveservices account deployment delete' does (without asking).",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, account, "deployments", name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete a model deployment",
+		"Delete a model deployment, as 'az cognitiveservices account deployment delete' does (without asking).", apiCognitive,
+		offerNoWait, func(s *session) string { return s.accountPath(group, account, "deployments", name) })
 	deploymentFlags(cmd, &account, &group, &name)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

@@ -103,22 +103,9 @@ func csProjectList(g *globals) *cobra.Command {
 
 func csProjectDelete(g *globals) *cobra.Command {
 	var account, group, name string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a project",
-		Long:  "Delete a project, as 'az cognitiveservices account project delete' does (without asking).",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, account, "projects", name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete a project",
+		"Delete a project, as 'az cognitiveservices account project delete' does (without asking).", apiCognitive,
+		offerNoWait, func(s *session) string { return s.accountPath(group, account, "projects", name) })
 	projectFlags(cmd, &account, &group, &name)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

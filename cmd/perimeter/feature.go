@@ -140,24 +140,8 @@ func registrationList(g *globals) *cobra.Command {
 
 func registrationDelete(g *globals) *cobra.Command {
 	var ns, name string
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Unregister a preview feature by deleting its subscription feature registration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.client.do(cmd.Context(), &request{method: http.MethodDelete, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures)}, false)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Unregister a preview feature by deleting its subscription feature registration", "", apiFeatures,
+		askFirst, func(s *session) string { return s.registrationPath(ns, name) })
 	featureFlags(cmd, &ns, &name)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
 	return cmd
 }

@@ -133,27 +133,9 @@ func groupExists(g *globals) *cobra.Command {
 
 func groupDelete(g *globals) *cobra.Command {
 	var name string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a resource group and everything in it",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.client.do(cmd.Context(), &request{method: http.MethodDelete, url: s.groupPath(name), query: apiVersion(apiResources)}, noWait)
-			return err
-		},
-	}
-	f := cmd.Flags()
-	f.StringVarP(&name, "name", "n", "", "name of the resource group")
-	f.BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
-	f.BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
+	cmd := deleteCommand(g, "Delete a resource group and everything in it", "", apiResources,
+		askFirst|offerNoWait, func(s *session) string { return s.groupPath(name) })
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name of the resource group")
 	required(cmd, "name")
 	return cmd
 }

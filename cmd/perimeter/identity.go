@@ -124,22 +124,11 @@ func identityList(g *globals) *cobra.Command {
 
 func identityDelete(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a user-assigned managed identity with its principal and workload bindings",
-		Long: `Delete a user-assigned managed identity, as 'az identity delete' does (without
+	cmd := deleteCommand(g, "Delete a user-assigned managed identity with its principal and workload bindings",
+		`Delete a user-assigned managed identity, as 'az identity delete' does (without
 a prompt). Its principal and workload bindings go with it; role assignments
-naming it stay, as in Azure, and so do the entries of resources that list it.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.identityPath(group, name), apiMSI, nil, false)
-			return err
-		},
-	}
+naming it stay, as in Azure, and so do the entries of resources that list it.`, apiMSI,
+		0, func(s *session) string { return s.identityPath(group, name) })
 	identityFlags(cmd, &name, &group)
 	return cmd
 }

@@ -215,24 +215,11 @@ func subnetList(g *globals) *cobra.Command {
 
 func subnetDelete(g *globals) *cobra.Command {
 	var o subnetOptions
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a subnet",
-		Long: `Delete a subnet, as 'az network vnet subnet delete' does (without asking). The
+	cmd := deleteCommand(g, "Delete a subnet",
+		`Delete a subnet, as 'az network vnet subnet delete' does (without asking). The
 server refuses while the subnet is in use, for example by an account's
-network rule.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.vnetPath(o.group, o.vnet, "subnets", o.name), apiNetwork, nil, noWait)
-			return err
-		},
-	}
+network rule.`, apiNetwork,
+		offerNoWait, func(s *session) string { return s.vnetPath(o.group, o.vnet, "subnets", o.name) })
 	o.nameFlags(cmd)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

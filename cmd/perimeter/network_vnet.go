@@ -238,24 +238,11 @@ func vnetList(g *globals) *cobra.Command {
 
 func vnetDelete(g *globals) *cobra.Command {
 	var name, group string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a virtual network and its subnets",
-		Long: `Delete a virtual network and its subnets, as 'az network vnet delete' does
+	cmd := deleteCommand(g, "Delete a virtual network and its subnets",
+		`Delete a virtual network and its subnets, as 'az network vnet delete' does
 (without asking). The server refuses while a subnet is in use, for example
-by an account's network rule.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.vnetPath(group, name), apiNetwork, nil, noWait)
-			return err
-		},
-	}
+by an account's network rule.`, apiNetwork,
+		offerNoWait, func(s *session) string { return s.vnetPath(group, name) })
 	vnetFlags(cmd, &name, &group)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

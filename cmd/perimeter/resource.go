@@ -154,6 +154,48 @@ func listCommand(g *globals, short, api string, path func(s *session) string, vi
 	}
 }
 
+// deleteOptions are the flags a delete command offers beyond its path's.
+type deleteOptions uint8
+
+const (
+	// askFirst prompts for confirmation unless --yes/-y.
+	askFirst deleteOptions = 1 << iota
+	// offerNoWait lets --no-wait return before the deletion is done.
+	offerNoWait
+)
+
+// deleteCommand builds a delete command: DELETE the resource at path and
+// wait until it is gone. The caller adds the flags that path reads.
+func deleteCommand(g *globals, short, long, api string, opts deleteOptions, path func(s *session) string) *cobra.Command {
+	var yes, noWait bool
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: short,
+		Long:  long,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts&askFirst != 0 {
+				if err := confirm(cmd, yes); err != nil {
+					return err
+				}
+			}
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = s.doJSON(cmd.Context(), http.MethodDelete, path(s), api, nil, noWait)
+			return err
+		},
+	}
+	if opts&askFirst != 0 {
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	}
+	if opts&offerNoWait != 0 {
+		cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
+	}
+	return cmd
+}
+
 // typePath is the collection of a resource type: in the resource group
 // when group is given, else in the whole subscription.
 func (s *session) typePath(group, namespace, typ string) string {

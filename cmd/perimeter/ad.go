@@ -81,25 +81,10 @@ type graphClient struct {
 // graph opens the selected profile with a client whose tokens are for
 // Microsoft Graph (cached apart from the control-plane token).
 func (g *globals) graph(cmd *cobra.Command) (*graphClient, error) {
-	store, err := openProfileStore()
+	p, c, err := g.openClient(cmd, true)
 	if err != nil {
 		return nil, err
 	}
-	name, err := store.resolve(g.profile)
-	if err != nil {
-		return nil, err
-	}
-	p, err := store.load(name)
-	if err != nil {
-		return nil, err
-	}
-	scoped := *p
-	scoped.tokenScope = graphScope
-	c, err := newClient(&scoped, cmd.ErrOrStderr(), store.graphTokenCache(name))
-	if err != nil {
-		return nil, fmt.Errorf("profile %q: %w", name, err)
-	}
-	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
 	return &graphClient{c: c, p: p}, nil
 }
 

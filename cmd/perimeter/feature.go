@@ -51,22 +51,13 @@ func (s *session) registrationPath(ns string, rest ...string) string {
 // featureAction is `feature register` or `feature unregister`.
 func featureAction(g *globals, action, short string) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   action,
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPost, url: s.featurePath(ns, name, action), query: apiVersion(apiFeatures)}, false)
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, featureView())
-		},
-	}
+	cmd := sessionCommand(g, action, short, func(cmd *cobra.Command, s *session) error {
+		resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPost, url: s.featurePath(ns, name, action), query: apiVersion(apiFeatures)}, false)
+		if err != nil {
+			return err
+		}
+		return g.printViewBody(cmd, resp.body, featureView())
+	})
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }
@@ -98,22 +89,14 @@ func namespaceFilterFlag(cmd *cobra.Command, ns *string) {
 
 func registrationCreate(g *globals) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Register a preview feature by creating its subscription feature registration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
+	cmd := sessionCommand(g, "create", "Register a preview feature by creating its subscription feature registration",
+		func(cmd *cobra.Command, s *session) error {
 			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPut, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures), body: []byte(`{"properties":{}}`)}, false)
 			if err != nil {
 				return err
 			}
 			return g.printViewBody(cmd, resp.body, registrationView())
-		},
-	}
+		})
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }

@@ -27,26 +27,17 @@ func newProviderCommand() *cobra.Command {
 func providerRegistration(g *globals, action, short, ongoing string) *cobra.Command {
 	var ns string
 	var wait bool
-	cmd := &cobra.Command{
-		Use:   action,
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			v, err := s.client.registerProvider(cmd.Context(), s.subscription, ns, action, wait)
-			if err != nil {
-				return err
-			}
-			state, _ := lookup(v, "registrationState").(string)
-			if !wait && state != "Registered" && state != "Unregistered" && state != "NotRegistered" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s is still on-going. You can monitor using 'perimeter provider show -n %s'\n", ongoing, ns)
-			}
-			return nil
-		},
-	}
+	cmd := sessionCommand(g, action, short, func(cmd *cobra.Command, s *session) error {
+		v, err := s.client.registerProvider(cmd.Context(), s.subscription, ns, action, wait)
+		if err != nil {
+			return err
+		}
+		state, _ := lookup(v, "registrationState").(string)
+		if !wait && state != "Registered" && state != "Unregistered" && state != "NotRegistered" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s is still on-going. You can monitor using 'perimeter provider show -n %s'\n", ongoing, ns)
+		}
+		return nil
+	})
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "resource provider namespace, e.g. Microsoft.CognitiveServices")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the change is done")
 	required(cmd, "namespace")

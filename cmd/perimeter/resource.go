@@ -114,9 +114,11 @@ func (g *globals) printViewBody(cmd *cobra.Command, body []byte, view []field) e
 
 // showCommand builds a show command: GET the resource at path and print it
 // with view. The caller adds the flags that path reads.
-func showCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+// sessionCommand builds a command that runs with a session. The caller
+// adds the flags run reads.
+func sessionCommand(g *globals, use, short string, run func(cmd *cobra.Command, s *session) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show",
+		Use:   use,
 		Short: short,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -124,34 +126,35 @@ func showCommand(g *globals, short, api string, path func(s *session) string, vi
 			if err != nil {
 				return err
 			}
-			resp, err := s.client.get(cmd.Context(), path(s), apiVersion(api))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, view)
+			return run(cmd, s)
 		},
 	}
 }
 
+// showCommand builds a show command: GET the resource at path and print it
+// with view.
+func showCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+	return sessionCommand(g, "show", short, func(cmd *cobra.Command, s *session) error {
+		resp, err := s.client.get(cmd.Context(), path(s), apiVersion(api))
+		if err != nil {
+			return err
+		}
+		return g.printViewBody(cmd, resp.body, view)
+	})
+}
+
 // listCommand builds a list command: every page of the collection at path,
 // printed with view. The caller adds the flags that path reads.
+// listCommand builds a list command: every page of the collection at path,
+// printed with view.
 func listCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), path(s), apiVersion(api))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, view)
-		},
-	}
+	return sessionCommand(g, "list", short, func(cmd *cobra.Command, s *session) error {
+		items, err := s.client.list(cmd.Context(), path(s), apiVersion(api))
+		if err != nil {
+			return err
+		}
+		return g.printView(cmd, items, view)
+	})
 }
 
 // deleteOptions are the flags a delete command offers beyond its path's.

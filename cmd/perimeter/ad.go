@@ -81,25 +81,10 @@ type graphClient struct {
 // graph opens the selected profile with a client whose tokens are for
 // Microsoft Graph (cached apart from the control-plane token).
 func (g *globals) graph(cmd *cobra.Command) (*graphClient, error) {
-	store, err := openProfileStore()
+	p, c, err := g.openClient(cmd, true)
 	if err != nil {
 		return nil, err
 	}
-	name, err := store.resolve(g.profile)
-	if err != nil {
-		return nil, err
-	}
-	p, err := store.load(name)
-	if err != nil {
-		return nil, err
-	}
-	scoped := *p
-	scoped.tokenScope = graphScope
-	c, err := newClient(&scoped, cmd.ErrOrStderr(), store.graphTokenCache(name))
-	if err != nil {
-		return nil, fmt.Errorf("profile %q: %w", name, err)
-	}
-	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
 	return &graphClient{c: c, p: p}, nil
 }
 
@@ -151,6 +136,75 @@ func (gc *graphClient) printGet(cmd *cobra.Command, g *globals, path string, col
 		return err
 	}
 	return g.print(cmd, obj, cols)
+}
+
+// createAndPrint POSTs body to the collection at path and prints the
+// entity the server made.
+func (gc *graphClient) createAndPrint(cmd *cobra.Command, g *globals, path string, body any, cols []column) error {
+	resp, err := gc.call(cmd.Context(), http.MethodPost, path, nil, body)
+	if err != nil {
+		return err
+	}
+	obj, err := entity(resp)
+	if err != nil {
+		return err
+	}
+	return g.print(cmd, obj, cols)
+}
+
+// byAppIDOrObjectID finds an application or service principal (what) in
+// its collection by appId or object id, as az's --id takes either.
+func (gc *graphClient) byAppIDOrObjectID(ctx context.Context, collection, what, id string) (map[string]any, error) {
+	if !isGUID(id) {
+		return nil, usageErrorf("argument --id: give the %s's appId or object id (a GUID)", what)
+	}
+	obj, err := gc.get(ctx, "/v1.0/"+collection+"(appId='"+id+"')")
+	var ae *armError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return gc.get(ctx, "/v1.0/"+collection+"/"+id)
+	}
+	return obj, err
+}
+
+// adRef is the required flag that names the directory object a command
+// works on.
+type adRef struct{ name, shorthand, usage string }
+
+func spRef() adRef    { return adRef{"id", "", "appId or object id of the service principal"} }
+func userRef() adRef  { return adRef{"id", "", "object id or user principal name"} }
+func groupRef() adRef { return adRef{"group", "g", "object id or display name of the group"} }
+
+// adObjectCommand builds a command on one directory object: run gets the
+// Graph client and the value of ref's flag.
+func adObjectCommand(g *globals, use, short string, ref adRef, run func(cmd *cobra.Command, gc *graphClient, ref string) error) *cobra.Command {
+	var value string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			return run(cmd, gc, value)
+		},
+	}
+	cmd.Flags().StringVarP(&value, ref.name, ref.shorthand, "", ref.usage)
+	required(cmd, ref.name)
+	return cmd
+}
+
+// adShow builds an "ad ... show" command: find looks the object up by the
+// value of ref's flag.
+func adShow(g *globals, short string, ref adRef, find func(gc *graphClient, ctx context.Context, ref string) (map[string]any, error), cols []column) *cobra.Command {
+	return adObjectCommand(g, "show", short, ref, func(cmd *cobra.Command, gc *graphClient, ref string) error {
+		obj, err := find(gc, cmd.Context(), ref)
+		if err != nil {
+			return err
+		}
+		return g.print(cmd, obj, cols)
+	})
 }
 
 // list GETs a collection, every page of it.
@@ -372,15 +426,7 @@ func adSPCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/servicePrincipals", nil, map[string]any{"appId": app["appId"]})
-			if err != nil {
-				return err
-			}
-			obj, err := entity(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, obj, spColumns())
+			return gc.createAndPrint(cmd, g, "/v1.0/servicePrincipals", map[string]any{"appId": app["appId"]}, spColumns())
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the application")
@@ -392,54 +438,18 @@ func adSPList(g *globals) *cobra.Command {
 	return adList(g, "List service principals", "/v1.0/servicePrincipals", spColumns(), "appId eq '...'")
 }
 
-// servicePrincipal finds a service principal by appId or object id, as
-// az's --id takes either.
+// servicePrincipal finds a service principal by appId or object id.
 func (gc *graphClient) servicePrincipal(ctx context.Context, id string) (map[string]any, error) {
-	if !isGUID(id) {
-		return nil, usageErrorf("argument --id: give the service principal's appId or object id (a GUID)")
-	}
-	obj, err := gc.get(ctx, "/v1.0/servicePrincipals(appId='"+id+"')")
-	var ae *armError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return gc.get(ctx, "/v1.0/servicePrincipals/"+id)
-	}
-	return obj, err
+	return gc.byAppIDOrObjectID(ctx, "servicePrincipals", "service principal", id)
 }
 
 func adSPShow(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a service principal",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			sp, err := gc.servicePrincipal(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, sp, spColumns())
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the service principal")
-	required(cmd, "id")
-	return cmd
+	return adShow(g, "Show a service principal", spRef(), (*graphClient).servicePrincipal, spColumns())
 }
 
 func adSPDelete(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a service principal (its application stays)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
+	return adObjectCommand(g, "delete", "Delete a service principal (its application stays)", spRef(),
+		func(cmd *cobra.Command, gc *graphClient, id string) error {
 			sp, err := gc.servicePrincipal(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -447,11 +457,7 @@ func adSPDelete(g *globals) *cobra.Command {
 			objectID, _ := sp["id"].(string)
 			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/servicePrincipals/"+url.PathEscape(objectID), nil, nil)
 			return err
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the service principal")
-	required(cmd, "id")
-	return cmd
+		})
 }
 
 // --- users
@@ -501,15 +507,7 @@ With an identity the password may be left out.`,
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/users", nil, body)
-			if err != nil {
-				return err
-			}
-			obj, err := entity(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, obj, userColumns())
+			return gc.createAndPrint(cmd, g, "/v1.0/users", body, userColumns())
 		},
 	}
 	f := cmd.Flags()
@@ -606,42 +604,17 @@ func adUserList(g *globals) *cobra.Command {
 }
 
 func adUserShow(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a user",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			return gc.printGet(cmd, g, "/v1.0/users/"+url.PathEscape(id), userColumns())
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "object id or user principal name")
-	required(cmd, "id")
-	return cmd
+	return adShow(g, "Show a user", userRef(), func(gc *graphClient, ctx context.Context, id string) (map[string]any, error) {
+		return gc.get(ctx, "/v1.0/users/"+url.PathEscape(id))
+	}, userColumns())
 }
 
 func adUserDelete(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a user (and their group memberships)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/users/"+url.PathEscape(id), nil, nil)
+	return adObjectCommand(g, "delete", "Delete a user (and their group memberships)", userRef(),
+		func(cmd *cobra.Command, gc *graphClient, id string) error {
+			_, err := gc.call(cmd.Context(), http.MethodDelete, "/v1.0/users/"+url.PathEscape(id), nil, nil)
 			return err
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "object id or user principal name")
-	required(cmd, "id")
-	return cmd
+		})
 }
 
 // --- groups
@@ -662,15 +635,7 @@ func adGroupCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/groups", nil, body)
-			if err != nil {
-				return err
-			}
-			obj, err := entity(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, obj, adGroupColumns())
+			return gc.createAndPrint(cmd, g, "/v1.0/groups", body, adGroupColumns())
 		},
 	}
 	f := cmd.Flags()
@@ -714,50 +679,19 @@ func (gc *graphClient) groupID(ctx context.Context, ref string) (string, error) 
 }
 
 func adGroupShow(g *globals) *cobra.Command {
-	var ref string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a group",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			gr, err := gc.group(cmd.Context(), ref)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, gr, adGroupColumns())
-		},
-	}
-	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
-	required(cmd, "group")
-	return cmd
+	return adShow(g, "Show a group", groupRef(), (*graphClient).group, adGroupColumns())
 }
 
 func adGroupDelete(g *globals) *cobra.Command {
-	var ref string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a group (its members stay)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
+	return adObjectCommand(g, "delete", "Delete a group (its members stay)", groupRef(),
+		func(cmd *cobra.Command, gc *graphClient, ref string) error {
 			id, err := gc.groupID(cmd.Context(), ref)
 			if err != nil {
 				return err
 			}
 			_, err = gc.call(cmd.Context(), http.MethodDelete, "/v1.0/groups/"+url.PathEscape(id), nil, nil)
 			return err
-		},
-	}
-	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
-	required(cmd, "group")
-	return cmd
+		})
 }
 
 // memberCommand is add or remove: --group and --member-id.
@@ -806,16 +740,8 @@ func adMemberRemove(g *globals) *cobra.Command {
 }
 
 func adMemberList(g *globals) *cobra.Command {
-	var ref string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the direct members of a group",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
+	return adObjectCommand(g, "list", "List the direct members of a group", groupRef(),
+		func(cmd *cobra.Command, gc *graphClient, ref string) error {
 			id, err := gc.groupID(cmd.Context(), ref)
 			if err != nil {
 				return err
@@ -825,9 +751,5 @@ func adMemberList(g *globals) *cobra.Command {
 				return err
 			}
 			return g.print(cmd, items, memberColumns())
-		},
-	}
-	cmd.Flags().StringVarP(&ref, "group", "g", "", "object id or display name of the group")
-	required(cmd, "group")
-	return cmd
+		})
 }

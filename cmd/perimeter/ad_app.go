@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,15 +47,7 @@ credential ('perimeter ad app federated-credential create'), or a secret.`,
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, "/v1.0/applications", nil, map[string]any{"displayName": name})
-			if err != nil {
-				return err
-			}
-			obj, err := entity(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, obj, appColumns())
+			return gc.createAndPrint(cmd, g, "/v1.0/applications", map[string]any{"displayName": name}, appColumns())
 		},
 	}
 	cmd.Flags().StringVar(&name, "display-name", "", "the application's name")
@@ -68,19 +59,12 @@ func adAppList(g *globals) *cobra.Command {
 	return adList(g, "List applications", "/v1.0/applications", appColumns(), "appId eq '...'")
 }
 
-// application finds an application by appId or object id, as az's --id
-// takes either.
+// application finds an application by appId or object id.
 func (gc *graphClient) application(ctx context.Context, id string) (map[string]any, error) {
-	if !isGUID(id) {
-		return nil, usageErrorf("argument --id: give the application's appId or object id (a GUID)")
-	}
-	obj, err := gc.get(ctx, "/v1.0/applications(appId='"+id+"')")
-	var ae *armError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return gc.get(ctx, "/v1.0/applications/"+id)
-	}
-	return obj, err
+	return gc.byAppIDOrObjectID(ctx, "applications", "application", id)
 }
+
+func appRef() adRef { return adRef{"id", "", "appId or object id of the application"} }
 
 // ficPath is the collection of the application's federated identity
 // credentials.
@@ -94,26 +78,7 @@ func (gc *graphClient) ficPath(ctx context.Context, appRef string) (string, erro
 }
 
 func adAppShow(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show an application",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			app, err := gc.application(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, app, appColumns())
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the application")
-	required(cmd, "id")
-	return cmd
+	return adShow(g, "Show an application", appRef(), (*graphClient).application, appColumns())
 }
 
 // ficParameters reads --parameters: a JSON object, or @FILE holding one,
@@ -185,15 +150,7 @@ flag overrides the same property in --parameters.`,
 			if err != nil {
 				return err
 			}
-			resp, err := gc.call(cmd.Context(), http.MethodPost, path, nil, body)
-			if err != nil {
-				return err
-			}
-			obj, err := entity(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, obj, ficColumns())
+			return gc.createAndPrint(cmd, g, path, body, ficColumns())
 		},
 	}
 	f := cmd.Flags()
@@ -209,16 +166,8 @@ flag overrides the same property in --parameters.`,
 }
 
 func adFICList(g *globals) *cobra.Command {
-	var id string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the federated identity credentials of an application",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
+	return adObjectCommand(g, "list", "List the federated identity credentials of an application", appRef(),
+		func(cmd *cobra.Command, gc *graphClient, id string) error {
 			path, err := gc.ficPath(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -228,36 +177,22 @@ func adFICList(g *globals) *cobra.Command {
 				return err
 			}
 			return g.print(cmd, items, ficColumns())
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the application")
-	required(cmd, "id")
-	return cmd
+		})
 }
 
 // ficCommand is show or delete: --id and --federated-credential-id (the
 // credential's id or name, as az takes it).
 func ficCommand(g *globals, use, short string, run func(cmd *cobra.Command, gc *graphClient, path string) error) *cobra.Command {
-	var id, fic string
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			gc, err := g.graph(cmd)
-			if err != nil {
-				return err
-			}
-			path, err := gc.ficPath(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			return run(cmd, gc, path+"/"+url.PathEscape(fic))
-		},
-	}
-	cmd.Flags().StringVar(&id, "id", "", "appId or object id of the application")
+	var fic string
+	cmd := adObjectCommand(g, use, short, appRef(), func(cmd *cobra.Command, gc *graphClient, id string) error {
+		path, err := gc.ficPath(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return run(cmd, gc, path+"/"+url.PathEscape(fic))
+	})
 	cmd.Flags().StringVar(&fic, "federated-credential-id", "", "id or name of the federated identity credential")
-	required(cmd, "id", "federated-credential-id")
+	required(cmd, "federated-credential-id")
 	return cmd
 }
 

@@ -93,26 +93,10 @@ type session struct {
 // subscription is --subscription when given (an id, or a name looked up on
 // the server), else the profile's.
 func (g *globals) session(cmd *cobra.Command) (*session, error) {
-	store, err := openProfileStore()
+	p, c, err := g.openClient(cmd, false)
 	if err != nil {
 		return nil, err
 	}
-	name, err := store.resolve(g.profile)
-	if err != nil {
-		return nil, err
-	}
-	p, err := store.load(name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClient(p, cmd.ErrOrStderr(), store.tokenCache(name))
-	if err != nil {
-		return nil, fmt.Errorf("profile %q: %w", name, err)
-	}
-	// Keep-alive connections serve the pages and polls of this command;
-	// release them when it is over (it matters when commands run in a
-	// longer-lived process, as in tests).
-	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
 	s := &session{profile: p, client: c, subscription: p.SubscriptionID}
 	if g.subscription != "" {
 		s.subscription = g.subscription
@@ -125,6 +109,39 @@ func (g *globals) session(cmd *cobra.Command) (*session, error) {
 		}
 	}
 	return s, nil
+}
+
+// openClient loads the selected profile and makes a client for it, with
+// tokens for the control plane or, with graph, for Microsoft Graph (each
+// cached apart).
+func (g *globals) openClient(cmd *cobra.Command, graph bool) (*profile, *client, error) {
+	store, err := openProfileStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	name, err := store.resolve(g.profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := store.load(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	scoped, cache := p, store.tokenCache(name)
+	if graph {
+		gp := *p
+		gp.tokenScope = graphScope
+		scoped, cache = &gp, store.graphTokenCache(name)
+	}
+	c, err := newClient(scoped, cmd.ErrOrStderr(), cache)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile %q: %w", name, err)
+	}
+	// Keep-alive connections serve the pages and polls of this command;
+	// release them when it is over (it matters when commands run in a
+	// longer-lived process, as in tests).
+	context.AfterFunc(cmd.Context(), c.http.CloseIdleConnections)
+	return p, c, nil
 }
 
 // subscriptionPath is /subscriptions/{id} followed by the given segments,

@@ -309,7 +309,7 @@ func TestTableOutput(t *testing.T) {
 		{"name": "ä-long-name", "location": "eastus", "properties": map[string]any{"provisioningState": "Succeeded"}},
 		{"name": "b", "location": "westus", "properties": map[string]any{}},
 	})
-	if err := writeTable(&b, v, groupColumns()); err != nil {
+	if err := writeTable(&b, v, []column{{"Name", "name"}, {"Location", "location"}, {"Status", "properties.provisioningState"}}); err != nil {
 		t.Fatal(err)
 	}
 	want := "Name         Location  Status\n" +

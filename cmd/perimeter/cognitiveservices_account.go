@@ -236,73 +236,24 @@ keep its rules.`,
 
 func csAccountShow(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show an AI services account",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.accountPath(group, name), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, csAccountView())
-		},
-	}
+	cmd := showCommand(g, "Show an AI services account", apiCognitive,
+		func(s *session) string { return s.accountPath(group, name) }, csAccountView())
 	accountFlags(cmd, &name, &group)
 	return cmd
 }
 
 func csAccountList(g *globals) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List AI services accounts, of one resource group with -g",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.CognitiveServices", "accounts")
-			if group != "" {
-				path = s.subscriptionPath("resourceGroups", group, "providers", "Microsoft.CognitiveServices", "accounts")
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, csAccountView())
-		},
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this resource group")
+	cmd := listCommand(g, "List AI services accounts, of one resource group with -g", apiCognitive,
+		func(s *session) string { return s.typePath(group, "Microsoft.CognitiveServices", "accounts") }, csAccountView())
+	groupFilterFlag(cmd, &group)
 	return cmd
 }
 
 func csAccountDelete(g *globals) *cobra.Command {
 	var name, group string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete an AI services account with its keys, deployments and projects",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete an AI services account with its keys, deployments and projects", "", apiCognitive,
+		askFirst|offerNoWait, func(s *session) string { return s.accountPath(group, name) })
 	accountFlags(cmd, &name, &group)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

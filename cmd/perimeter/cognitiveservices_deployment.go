@@ -84,66 +84,25 @@ Unlike az, the command waits for the deployment to finish provisioning.`,
 
 func csDeploymentList(g *globals) *cobra.Command {
 	var account, group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the model deployments of an account",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.accountPath(group, account, "deployments"), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, csDeploymentView())
-		},
-	}
+	cmd := listCommand(g, "List the model deployments of an account", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "deployments") }, csDeploymentView())
 	accountFlags(cmd, &account, &group)
 	return cmd
 }
 
 func csDeploymentShow(g *globals) *cobra.Command {
 	var account, group, name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a model deployment",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.accountPath(group, account, "deployments", name), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, csDeploymentView())
-		},
-	}
+	cmd := showCommand(g, "Show a model deployment", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "deployments", name) }, csDeploymentView())
 	deploymentFlags(cmd, &account, &group, &name)
 	return cmd
 }
 
 func csDeploymentDelete(g *globals) *cobra.Command {
 	var account, group, name string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a model deployment",
-		Long:  "Delete a model deployment, as 'az cognitiveservices account deployment delete' does (without asking).",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, account, "deployments", name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete a model deployment",
+		"Delete a model deployment, as 'az cognitiveservices account deployment delete' does (without asking).", apiCognitive,
+		offerNoWait, func(s *session) string { return s.accountPath(group, account, "deployments", name) })
 	deploymentFlags(cmd, &account, &group, &name)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

@@ -59,6 +59,29 @@ func (r *ruleSelector) subnetID(s *session) string {
 	return s.vnetPath(r.group, r.net, "subnets", r.subnet)
 }
 
+// editRules is add and remove: it checks the selector, reads the account
+// and lets change edit its rule set (subnet is the selected subnet's id);
+// when change reports a change, the rule set is PATCHed back with If-Match,
+// and all of it done again after a concurrent change. It returns the
+// account as last read or written.
+func (r *ruleSelector) editRules(g *globals, cmd *cobra.Command, change func(acls map[string]any, subnet string) bool) (*response, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	s, err := g.session(cmd)
+	if err != nil {
+		return nil, err
+	}
+	subnet := r.subnetID(s)
+	return s.updateWithETag(cmd.Context(), http.MethodPatch, s.accountPath(r.group, r.name), apiCognitive, func(account map[string]any) (any, error) {
+		acls := networkACLs(account)
+		if !change(acls, subnet) {
+			return nil, nil
+		}
+		return map[string]any{"properties": map[string]any{"networkAcls": acls}}, nil
+	}, false)
+}
+
 // networkACLs returns an account's rule set. Missing, it is the rule set
 // az starts from: deny by default, no rules.
 func networkACLs(account map[string]any) map[string]any {
@@ -117,16 +140,7 @@ says to add it anyway (it then takes effect once the endpoint exists).`,
   perimeter cognitiveservices account network-rule add -g demo -n ai1 --vnet-name vnet1 --subnet apps`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := r.check(); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			subnet := r.subnetID(s)
-			resp, err := s.updateWithETag(cmd.Context(), http.MethodPatch, s.accountPath(r.group, r.name), apiCognitive, func(account map[string]any) (any, error) {
-				acls := networkACLs(account)
+			resp, err := r.editRules(g, cmd, func(acls map[string]any, subnet string) bool {
 				changed := false
 				if r.ip != "" {
 					rules, _ := acls["ipRules"].([]any)
@@ -142,11 +156,8 @@ says to add it anyway (it then takes effect once the endpoint exists).`,
 						changed = true
 					}
 				}
-				if !changed {
-					return nil, nil
-				}
-				return map[string]any{"properties": map[string]any{"networkAcls": acls}}, nil
-			}, false)
+				return changed
+			})
 			if err != nil {
 				return err
 			}
@@ -218,17 +229,8 @@ warning, and nothing is written.`,
 		Example: `  perimeter cognitiveservices account network-rule remove -g demo -n ai1 --ip-address 203.0.113.0/24`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := r.check(); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			subnet := r.subnetID(s)
 			var missing []string
-			resp, err := s.updateWithETag(cmd.Context(), http.MethodPatch, s.accountPath(r.group, r.name), apiCognitive, func(account map[string]any) (any, error) {
-				acls := networkACLs(account)
+			resp, err := r.editRules(g, cmd, func(acls map[string]any, subnet string) bool {
 				missing = missing[:0]
 				removed := false
 				if r.ip != "" {
@@ -249,11 +251,8 @@ warning, and nothing is written.`,
 						acls["virtualNetworkRules"], removed = kept, true
 					}
 				}
-				if !removed {
-					return nil, nil
-				}
-				return map[string]any{"properties": map[string]any{"networkAcls": acls}}, nil
-			}, false)
+				return removed
+			})
 			if err != nil {
 				return err
 			}

@@ -87,66 +87,25 @@ account's location: --location defaults to it.`,
 
 func csProjectShow(g *globals) *cobra.Command {
 	var account, group, name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a project",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.accountPath(group, account, "projects", name), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, csProjectView())
-		},
-	}
+	cmd := showCommand(g, "Show a project", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "projects", name) }, csProjectView())
 	projectFlags(cmd, &account, &group, &name)
 	return cmd
 }
 
 func csProjectList(g *globals) *cobra.Command {
 	var account, group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the projects of an account",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.accountPath(group, account, "projects"), apiVersion(apiCognitive))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, csProjectView())
-		},
-	}
+	cmd := listCommand(g, "List the projects of an account", apiCognitive,
+		func(s *session) string { return s.accountPath(group, account, "projects") }, csProjectView())
 	accountFlags(cmd, &account, &group)
 	return cmd
 }
 
 func csProjectDelete(g *globals) *cobra.Command {
 	var account, group, name string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a project",
-		Long:  "Delete a project, as 'az cognitiveservices account project delete' does (without asking).",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.accountPath(group, account, "projects", name), apiCognitive, nil, noWait)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Delete a project",
+		"Delete a project, as 'az cognitiveservices account project delete' does (without asking).", apiCognitive,
+		offerNoWait, func(s *session) string { return s.accountPath(group, account, "projects", name) })
 	projectFlags(cmd, &account, &group, &name)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

@@ -6,16 +6,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// featureColumns are the table columns of preview features; the name
-// already reads "Namespace/Feature".
-func featureColumns() []column {
-	return []column{{"Name", "name"}, {"State", "properties.state"}}
+// featureView is the table of preview features; the name already reads
+// "Namespace/Feature".
+func featureView() []field {
+	return []field{at("Name", "name"), at("State", "properties.state")}
 }
 
-// registrationColumns are the table columns of subscription feature
-// registrations.
-func registrationColumns() []column {
-	return []column{{"Name", "name"}, {"ProviderNamespace", "properties.providerNamespace"}, {"State", "properties.state"}}
+// registrationView is the table of subscription feature registrations.
+func registrationView() []field {
+	return []field{at("Name", "name"), at("ProviderNamespace", "properties.providerNamespace"), at("State", "properties.state")}
 }
 
 func newFeatureCommand() *cobra.Command {
@@ -52,164 +51,80 @@ func (s *session) registrationPath(ns string, rest ...string) string {
 // featureAction is `feature register` or `feature unregister`.
 func featureAction(g *globals, action, short string) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   action,
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPost, url: s.featurePath(ns, name, action), query: apiVersion(apiFeatures)}, false)
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, featureColumns())
-		},
-	}
+	cmd := sessionCommand(g, action, short, func(cmd *cobra.Command, s *session) error {
+		resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPost, url: s.featurePath(ns, name, action), query: apiVersion(apiFeatures)}, false)
+		if err != nil {
+			return err
+		}
+		return g.printViewBody(cmd, resp.body, featureView())
+	})
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }
 
 func featureShow(g *globals) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a preview feature and whether it is registered",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.featurePath(ns, name), apiVersion(apiFeatures))
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, featureColumns())
-		},
-	}
+	cmd := showCommand(g, "Show a preview feature and whether it is registered", apiFeatures,
+		func(s *session) string { return s.featurePath(ns, name) }, featureView())
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }
 
 func featureList(g *globals) *cobra.Command {
 	var ns string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List preview features, of one namespace with --namespace",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.Features", "features")
-			if ns != "" {
-				path = s.featurePath(ns)
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiFeatures))
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, featureColumns())
-		},
-	}
-	cmd.Flags().StringVar(&ns, "namespace", "", "list only this resource provider namespace")
+	cmd := listCommand(g, "List preview features, of one namespace with --namespace", apiFeatures, func(s *session) string {
+		if ns == "" {
+			return s.subscriptionPath("providers", "Microsoft.Features", "features")
+		}
+		return s.featurePath(ns)
+	}, featureView())
+	namespaceFilterFlag(cmd, &ns)
 	return cmd
+}
+
+// namespaceFilterFlag is a list command's optional --namespace.
+func namespaceFilterFlag(cmd *cobra.Command, ns *string) {
+	cmd.Flags().StringVar(ns, "namespace", "", "list only this resource provider namespace")
 }
 
 func registrationCreate(g *globals) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Register a preview feature by creating its subscription feature registration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
+	cmd := sessionCommand(g, "create", "Register a preview feature by creating its subscription feature registration",
+		func(cmd *cobra.Command, s *session) error {
 			resp, err := s.client.do(cmd.Context(), &request{method: http.MethodPut, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures), body: []byte(`{"properties":{}}`)}, false)
 			if err != nil {
 				return err
 			}
-			return g.printBody(cmd, resp.body, registrationColumns())
-		},
-	}
+			return g.printViewBody(cmd, resp.body, registrationView())
+		})
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }
 
 func registrationShow(g *globals) *cobra.Command {
 	var ns, name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a subscription feature registration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.registrationPath(ns, name), apiVersion(apiFeatures))
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, registrationColumns())
-		},
-	}
+	cmd := showCommand(g, "Show a subscription feature registration", apiFeatures,
+		func(s *session) string { return s.registrationPath(ns, name) }, registrationView())
 	featureFlags(cmd, &ns, &name)
 	return cmd
 }
 
 func registrationList(g *globals) *cobra.Command {
 	var ns string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the subscription's feature registrations, of one namespace with --namespace",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.Features", "subscriptionFeatureRegistrations")
-			if ns != "" {
-				path = s.registrationPath(ns)
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiFeatures))
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, registrationColumns())
-		},
-	}
-	cmd.Flags().StringVar(&ns, "namespace", "", "list only this resource provider namespace")
+	cmd := listCommand(g, "List the subscription's feature registrations, of one namespace with --namespace", apiFeatures, func(s *session) string {
+		if ns == "" {
+			return s.subscriptionPath("providers", "Microsoft.Features", "subscriptionFeatureRegistrations")
+		}
+		return s.registrationPath(ns)
+	}, registrationView())
+	namespaceFilterFlag(cmd, &ns)
 	return cmd
 }
 
 func registrationDelete(g *globals) *cobra.Command {
 	var ns, name string
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Unregister a preview feature by deleting its subscription feature registration",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.client.do(cmd.Context(), &request{method: http.MethodDelete, url: s.registrationPath(ns, name), query: apiVersion(apiFeatures)}, false)
-			return err
-		},
-	}
+	cmd := deleteCommand(g, "Unregister a preview feature by deleting its subscription feature registration", "", apiFeatures,
+		askFirst, func(s *session) string { return s.registrationPath(ns, name) })
 	featureFlags(cmd, &ns, &name)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
 	return cmd
 }

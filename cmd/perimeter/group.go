@@ -8,9 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// groupColumns are the table columns of resource groups, as az shows them.
-func groupColumns() []column {
-	return []column{{"Name", "name"}, {"Location", "location"}, {"Status", "properties.provisioningState"}}
+// groupView is the table of resource groups, as az shows them.
+func groupView() []field {
+	return []field{at("Name", "name"), at("Location", "location"), at("Status", "properties.provisioningState")}
 }
 
 func newGroupCommand() *cobra.Command {
@@ -53,7 +53,7 @@ func groupCreate(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.printBody(cmd, resp.body, groupColumns())
+			return g.printViewBody(cmd, resp.body, groupView())
 		},
 	}
 	f := cmd.Flags()
@@ -86,7 +86,7 @@ func groupList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(cmd, items, groupColumns())
+			return g.printView(cmd, items, groupView())
 		},
 	}
 	cmd.Flags().IntVar(&top, "query-top", 0, "page size ($top) to ask the server for; every page is still listed")
@@ -95,22 +95,8 @@ func groupList(g *globals) *cobra.Command {
 
 func groupShow(g *globals) *cobra.Command {
 	var name string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a resource group",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.groupPath(name), apiVersion(apiResources))
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, groupColumns())
-		},
-	}
+	cmd := showCommand(g, "Show a resource group", apiResources,
+		func(s *session) string { return s.groupPath(name) }, groupView())
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name of the resource group")
 	required(cmd, "name")
 	return cmd
@@ -147,27 +133,9 @@ func groupExists(g *globals) *cobra.Command {
 
 func groupDelete(g *globals) *cobra.Command {
 	var name string
-	var yes, noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a resource group and everything in it",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := confirm(cmd, yes); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.client.do(cmd.Context(), &request{method: http.MethodDelete, url: s.groupPath(name), query: apiVersion(apiResources)}, noWait)
-			return err
-		},
-	}
-	f := cmd.Flags()
-	f.StringVarP(&name, "name", "n", "", "name of the resource group")
-	f.BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
-	f.BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
+	cmd := deleteCommand(g, "Delete a resource group and everything in it", "", apiResources,
+		askFirst|offerNoWait, func(s *session) string { return s.groupPath(name) })
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name of the resource group")
 	required(cmd, "name")
 	return cmd
 }

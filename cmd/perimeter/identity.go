@@ -106,70 +106,29 @@ func decodeOrNil(body []byte) any {
 
 func identityShow(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a user-assigned managed identity",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.identityPath(group, name), apiVersion(apiMSI))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, identityView())
-		},
-	}
+	cmd := showCommand(g, "Show a user-assigned managed identity", apiMSI,
+		func(s *session) string { return s.identityPath(group, name) }, identityView())
 	identityFlags(cmd, &name, &group)
 	return cmd
 }
 
 func identityList(g *globals) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List user-assigned managed identities, of one resource group with -g",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.ManagedIdentity", "userAssignedIdentities")
-			if group != "" {
-				path = s.subscriptionPath("resourceGroups", group, "providers", "Microsoft.ManagedIdentity", "userAssignedIdentities")
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiMSI))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, identityView())
-		},
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this resource group")
+	cmd := listCommand(g, "List user-assigned managed identities, of one resource group with -g", apiMSI,
+		func(s *session) string {
+			return s.typePath(group, "Microsoft.ManagedIdentity", "userAssignedIdentities")
+		}, identityView())
+	groupFilterFlag(cmd, &group)
 	return cmd
 }
 
 func identityDelete(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a user-assigned managed identity with its principal and workload bindings",
-		Long: `Delete a user-assigned managed identity, as 'az identity delete' does (without
+	cmd := deleteCommand(g, "Delete a user-assigned managed identity with its principal and workload bindings",
+		`Delete a user-assigned managed identity, as 'az identity delete' does (without
 a prompt). Its principal and workload bindings go with it; role assignments
-naming it stay, as in Azure, and so do the entries of resources that list it.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.identityPath(group, name), apiMSI, nil, false)
-			return err
-		},
-	}
+naming it stay, as in Azure, and so do the entries of resources that list it.`, apiMSI,
+		0, func(s *session) string { return s.identityPath(group, name) })
 	identityFlags(cmd, &name, &group)
 	return cmd
 }

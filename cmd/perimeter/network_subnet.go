@@ -197,44 +197,16 @@ applied again. --service-endpoints replaces the list.`,
 
 func subnetShow(g *globals) *cobra.Command {
 	var o subnetOptions
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a subnet",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.vnetPath(o.group, o.vnet, "subnets", o.name), apiVersion(apiNetwork))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, subnetView())
-		},
-	}
+	cmd := showCommand(g, "Show a subnet", apiNetwork,
+		func(s *session) string { return s.vnetPath(o.group, o.vnet, "subnets", o.name) }, subnetView())
 	o.nameFlags(cmd)
 	return cmd
 }
 
 func subnetList(g *globals) *cobra.Command {
 	var vnet, group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the subnets of a virtual network",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.vnetPath(group, vnet, "subnets"), apiVersion(apiNetwork))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, subnetView())
-		},
-	}
+	cmd := listCommand(g, "List the subnets of a virtual network", apiNetwork,
+		func(s *session) string { return s.vnetPath(group, vnet, "subnets") }, subnetView())
 	cmd.Flags().StringVar(&vnet, "vnet-name", "", "name of the virtual network")
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "name of the resource group")
 	required(cmd, "vnet-name", "resource-group")
@@ -243,24 +215,11 @@ func subnetList(g *globals) *cobra.Command {
 
 func subnetDelete(g *globals) *cobra.Command {
 	var o subnetOptions
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a subnet",
-		Long: `Delete a subnet, as 'az network vnet subnet delete' does (without asking). The
+	cmd := deleteCommand(g, "Delete a subnet",
+		`Delete a subnet, as 'az network vnet subnet delete' does (without asking). The
 server refuses while the subnet is in use, for example by an account's
-network rule.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.vnetPath(o.group, o.vnet, "subnets", o.name), apiNetwork, nil, noWait)
-			return err
-		},
-	}
+network rule.`, apiNetwork,
+		offerNoWait, func(s *session) string { return s.vnetPath(o.group, o.vnet, "subnets", o.name) })
 	o.nameFlags(cmd)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

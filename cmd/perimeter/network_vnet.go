@@ -222,72 +222,27 @@ concurrent change it is read and applied again.`,
 
 func vnetShow(g *globals) *cobra.Command {
 	var name, group string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a virtual network",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.vnetPath(group, name), apiVersion(apiNetwork))
-			if err != nil {
-				return err
-			}
-			return g.printViewBody(cmd, resp.body, vnetView())
-		},
-	}
+	cmd := showCommand(g, "Show a virtual network", apiNetwork,
+		func(s *session) string { return s.vnetPath(group, name) }, vnetView())
 	vnetFlags(cmd, &name, &group)
 	return cmd
 }
 
 func vnetList(g *globals) *cobra.Command {
 	var group string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List virtual networks, of one resource group with -g",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			path := s.subscriptionPath("providers", "Microsoft.Network", "virtualNetworks")
-			if group != "" {
-				path = s.subscriptionPath("resourceGroups", group, "providers", "Microsoft.Network", "virtualNetworks")
-			}
-			items, err := s.client.list(cmd.Context(), path, apiVersion(apiNetwork))
-			if err != nil {
-				return err
-			}
-			return g.printView(cmd, items, vnetView())
-		},
-	}
-	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this resource group")
+	cmd := listCommand(g, "List virtual networks, of one resource group with -g", apiNetwork,
+		func(s *session) string { return s.typePath(group, "Microsoft.Network", "virtualNetworks") }, vnetView())
+	groupFilterFlag(cmd, &group)
 	return cmd
 }
 
 func vnetDelete(g *globals) *cobra.Command {
 	var name, group string
-	var noWait bool
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "Delete a virtual network and its subnets",
-		Long: `Delete a virtual network and its subnets, as 'az network vnet delete' does
+	cmd := deleteCommand(g, "Delete a virtual network and its subnets",
+		`Delete a virtual network and its subnets, as 'az network vnet delete' does
 (without asking). The server refuses while a subnet is in use, for example
-by an account's network rule.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			_, err = s.doJSON(cmd.Context(), http.MethodDelete, s.vnetPath(group, name), apiNetwork, nil, noWait)
-			return err
-		},
-	}
+by an account's network rule.`, apiNetwork,
+		offerNoWait, func(s *session) string { return s.vnetPath(group, name) })
 	vnetFlags(cmd, &name, &group)
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
 	return cmd
 }

@@ -6,9 +6,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// providerColumns are the table columns of resource providers.
-func providerColumns() []column {
-	return []column{{"Namespace", "namespace"}, {"RegistrationState", "registrationState"}, {"RegistrationPolicy", "registrationPolicy"}}
+// providerView is the table of resource providers.
+func providerView() []field {
+	return []field{at("Namespace", "namespace"), at("RegistrationState", "registrationState"), at("RegistrationPolicy", "registrationPolicy")}
 }
 
 func newProviderCommand() *cobra.Command {
@@ -27,26 +27,17 @@ func newProviderCommand() *cobra.Command {
 func providerRegistration(g *globals, action, short, ongoing string) *cobra.Command {
 	var ns string
 	var wait bool
-	cmd := &cobra.Command{
-		Use:   action,
-		Short: short,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			v, err := s.client.registerProvider(cmd.Context(), s.subscription, ns, action, wait)
-			if err != nil {
-				return err
-			}
-			state, _ := lookup(v, "registrationState").(string)
-			if !wait && state != "Registered" && state != "Unregistered" && state != "NotRegistered" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s is still on-going. You can monitor using 'perimeter provider show -n %s'\n", ongoing, ns)
-			}
-			return nil
-		},
-	}
+	cmd := sessionCommand(g, action, short, func(cmd *cobra.Command, s *session) error {
+		v, err := s.client.registerProvider(cmd.Context(), s.subscription, ns, action, wait)
+		if err != nil {
+			return err
+		}
+		state, _ := lookup(v, "registrationState").(string)
+		if !wait && state != "Registered" && state != "Unregistered" && state != "NotRegistered" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s is still on-going. You can monitor using 'perimeter provider show -n %s'\n", ongoing, ns)
+		}
+		return nil
+	})
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "resource provider namespace, e.g. Microsoft.CognitiveServices")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the change is done")
 	required(cmd, "namespace")
@@ -55,42 +46,14 @@ func providerRegistration(g *globals, action, short, ongoing string) *cobra.Comm
 
 func providerShow(g *globals) *cobra.Command {
 	var ns string
-	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show a resource provider and its registration state",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			resp, err := s.client.get(cmd.Context(), s.subscriptionPath("providers", ns), apiVersion(apiResources))
-			if err != nil {
-				return err
-			}
-			return g.printBody(cmd, resp.body, providerColumns())
-		},
-	}
+	cmd := showCommand(g, "Show a resource provider and its registration state", apiResources,
+		func(s *session) string { return s.subscriptionPath("providers", ns) }, providerView())
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "resource provider namespace")
 	required(cmd, "namespace")
 	return cmd
 }
 
 func providerList(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the resource providers and their registration state",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			items, err := s.client.list(cmd.Context(), s.subscriptionPath("providers"), apiVersion(apiResources))
-			if err != nil {
-				return err
-			}
-			return g.print(cmd, items, providerColumns())
-		},
-	}
+	return listCommand(g, "List the resource providers and their registration state", apiResources,
+		func(s *session) string { return s.subscriptionPath("providers") }, providerView())
 }

@@ -112,6 +112,107 @@ func (g *globals) printViewBody(cmd *cobra.Command, body []byte, view []field) e
 	return g.printView(cmd, v, view)
 }
 
+// showCommand builds a show command: GET the resource at path and print it
+// with view. The caller adds the flags that path reads.
+// sessionCommand builds a command that runs with a session. The caller
+// adds the flags run reads.
+func sessionCommand(g *globals, use, short string, run func(cmd *cobra.Command, s *session) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			return run(cmd, s)
+		},
+	}
+}
+
+// showCommand builds a show command: GET the resource at path and print it
+// with view.
+func showCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+	return sessionCommand(g, "show", short, func(cmd *cobra.Command, s *session) error {
+		resp, err := s.client.get(cmd.Context(), path(s), apiVersion(api))
+		if err != nil {
+			return err
+		}
+		return g.printViewBody(cmd, resp.body, view)
+	})
+}
+
+// listCommand builds a list command: every page of the collection at path,
+// printed with view. The caller adds the flags that path reads.
+// listCommand builds a list command: every page of the collection at path,
+// printed with view.
+func listCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
+	return sessionCommand(g, "list", short, func(cmd *cobra.Command, s *session) error {
+		items, err := s.client.list(cmd.Context(), path(s), apiVersion(api))
+		if err != nil {
+			return err
+		}
+		return g.printView(cmd, items, view)
+	})
+}
+
+// deleteOptions are the flags a delete command offers beyond its path's.
+type deleteOptions uint8
+
+const (
+	// askFirst prompts for confirmation unless --yes/-y.
+	askFirst deleteOptions = 1 << iota
+	// offerNoWait lets --no-wait return before the deletion is done.
+	offerNoWait
+)
+
+// deleteCommand builds a delete command: DELETE the resource at path and
+// wait until it is gone. The caller adds the flags that path reads.
+func deleteCommand(g *globals, short, long, api string, opts deleteOptions, path func(s *session) string) *cobra.Command {
+	var yes, noWait bool
+	cmd := &cobra.Command{
+		Use:   "delete",
+		Short: short,
+		Long:  long,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts&askFirst != 0 {
+				if err := confirm(cmd, yes); err != nil {
+					return err
+				}
+			}
+			s, err := g.session(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = s.doJSON(cmd.Context(), http.MethodDelete, path(s), api, nil, noWait)
+			return err
+		},
+	}
+	if opts&askFirst != 0 {
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not prompt for confirmation")
+	}
+	if opts&offerNoWait != 0 {
+		cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the deletion to finish")
+	}
+	return cmd
+}
+
+// typePath is the collection of a resource type: in the resource group
+// when group is given, else in the whole subscription.
+func (s *session) typePath(group, namespace, typ string) string {
+	if group == "" {
+		return s.subscriptionPath("providers", namespace, typ)
+	}
+	return s.subscriptionPath("resourceGroups", group, "providers", namespace, typ)
+}
+
+// groupFilterFlag is a list command's optional -g/--resource-group.
+func groupFilterFlag(cmd *cobra.Command, group *string) {
+	cmd.Flags().StringVarP(group, "resource-group", "g", "", "list only this resource group")
+}
+
 // doJSON is client.do of a request with a JSON body (none when body is
 // nil) and the given api-version.
 func (s *session) doJSON(ctx context.Context, method, path, api string, body any, noWait bool) (*response, error) {

@@ -79,6 +79,23 @@ func (f *scopeFlags) resolve(s *session) (string, error) {
 	return s.subscriptionPath(), nil
 }
 
+// open checks the flags, opens a session and resolves the scope: what a
+// command that looks roles up at a scope does first.
+func (f *scopeFlags) open(g *globals, cmd *cobra.Command) (*session, string, error) {
+	if err := f.check(); err != nil {
+		return nil, "", err
+	}
+	s, err := g.session(cmd)
+	if err != nil {
+		return nil, "", err
+	}
+	scope, err := f.resolve(s)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, scope, nil
+}
+
 // trimScope drops a trailing slash, keeping "/" (the root) as it is.
 func trimScope(scope string) string {
 	if t := strings.TrimRight(scope, "/"); t != "" {

@@ -30,14 +30,7 @@ func roleDefinitionList(g *globals) *cobra.Command {
   perimeter role definition list --custom-role-only --scope /subscriptions/{id}/resourceGroups/demo`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sf.check(); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			scope, err := sf.resolve(s)
+			s, scope, err := sf.open(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -63,14 +56,7 @@ func roleDefinitionShow(g *globals) *cobra.Command {
 		Example: "  perimeter role definition show --name 'Azure AI User'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sf.check(); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			scope, err := sf.resolve(s)
+			s, scope, err := sf.open(g, cmd)
 			if err != nil {
 				return err
 			}
@@ -232,14 +218,7 @@ func roleDefinitionDelete(g *globals) *cobra.Command {
 		Short: "Delete a custom role (it must not be assigned any more)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sf.check(); err != nil {
-				return err
-			}
-			s, err := g.session(cmd)
-			if err != nil {
-				return err
-			}
-			scope, err := sf.resolve(s)
+			s, scope, err := sf.open(g, cmd)
 			if err != nil {
 				return err
 			}

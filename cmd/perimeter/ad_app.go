@@ -20,7 +20,7 @@ func newADAppCommand(g *globals) *cobra.Command {
 	app := groupCommand("app", "Manage applications")
 	fic := groupCommand("federated-credential", "Manage the federated identity credentials of an application (workload identity federation)")
 	fic.AddCommand(adFICCreate(g), adFICList(g), adFICShow(g), adFICDelete(g))
-	app.AddCommand(adAppCreate(g), adAppList(g), adAppShow(g), fic)
+	app.AddCommand(adAppCreate(g), adAppList(g), adAppShow(g), adAppUpdate(g), fic)
 	return app
 }
 
@@ -34,6 +34,7 @@ func ficColumns() []column {
 
 func adAppCreate(g *globals) *cobra.Command {
 	var name string
+	var public bool
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an application (no secret: add a federated credential, or use 'ad sp create-for-rbac')",
@@ -47,11 +48,59 @@ credential ('perimeter ad app federated-credential create'), or a secret.`,
 			if err != nil {
 				return err
 			}
-			return gc.createAndPrint(cmd, g, "/v1.0/applications", map[string]any{"displayName": name}, appColumns())
+			body := map[string]any{"displayName": name}
+			if cmd.Flags().Changed("is-fallback-public-client") {
+				body["isFallbackPublicClient"] = public
+			}
+			return gc.createAndPrint(cmd, g, "/v1.0/applications", body, appColumns())
 		},
 	}
 	cmd.Flags().StringVar(&name, "display-name", "", "the application's name")
+	cmd.Flags().BoolVar(&public, "is-fallback-public-client", false, "let users sign in through it without its secret (public client flows)")
 	required(cmd, "display-name")
+	return cmd
+}
+
+func adAppUpdate(g *globals) *cobra.Command {
+	var id, name, public string
+	cmd := &cobra.Command{
+		Use:     "update",
+		Short:   "Update an application: its name, whether users may sign in through it without its secret",
+		Example: "  perimeter ad app update --id APPID --is-fallback-public-client true",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body := map[string]any{}
+			if cmd.Flags().Changed("display-name") {
+				body["displayName"] = name
+			}
+			switch public {
+			case "":
+			case "true", "false":
+				body["isFallbackPublicClient"] = public == "true"
+			default:
+				return usageErrorf("argument --is-fallback-public-client: give true or false")
+			}
+			if len(body) == 0 {
+				return usageErrorf("nothing to update: give --display-name or --is-fallback-public-client")
+			}
+			gc, err := g.graph(cmd)
+			if err != nil {
+				return err
+			}
+			app, err := gc.application(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			objectID, _ := app["id"].(string)
+			_, err = gc.call(cmd.Context(), http.MethodPatch, "/v1.0/applications/"+url.PathEscape(objectID), nil, body)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&id, "id", "", "appId or object id")
+	f.StringVar(&name, "display-name", "", "the application's new name")
+	f.StringVar(&public, "is-fallback-public-client", "", "true or false: whether users may sign in through it without its secret")
+	required(cmd, "id")
 	return cmd
 }
 

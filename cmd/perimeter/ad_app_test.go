@@ -113,3 +113,24 @@ func TestADAppFederatedCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestADAppPublicClient: --is-fallback-public-client at creation and with
+// update, as az has it.
+func TestADAppPublicClient(t *testing.T) {
+	c, _ := adminCLI(t)
+	app := c.okJSON("ad", "app", "create", "--display-name", "desktop", "--is-fallback-public-client")
+	if lookup(app, "isFallbackPublicClient") != true {
+		t.Fatalf("create printed %v", app)
+	}
+	appID := str(app, "appId")
+	c.ok("ad", "app", "update", "--id", appID, "--is-fallback-public-client", "false")
+	if got := c.okJSON("ad", "app", "show", "--id", appID); lookup(got, "isFallbackPublicClient") != false {
+		t.Errorf("after update: %v", got)
+	}
+	if r := c.run("ad", "app", "update", "--id", appID, "--is-fallback-public-client", "maybe"); r.code != 2 {
+		t.Errorf("a bad value: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := c.run("ad", "app", "update", "--id", appID); r.code != 2 || !strings.Contains(r.stderr, "nothing to update") {
+		t.Errorf("nothing to update: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -165,6 +165,10 @@ func TestAzidentityUsernamePasswordCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	public := true // the tenant application is used as a public client below
+	if _, err := env.dir.UpdateApplication(ctx, env.tenant, env.app.AppID, ApplicationPatch{IsFallbackPublicClient: &public}); err != nil {
+		t.Fatal(err)
+	}
 	newCred := func(clientID, password string) *azidentity.UsernamePasswordCredential {
 		//lint:ignore SA1019 the deprecated credential is exactly the client to prove.
 		cred, err := azidentity.NewUsernamePasswordCredential(env.tenant, clientID, "alice@contoso.com", password, &azidentity.UsernamePasswordCredentialOptions{

@@ -107,6 +107,17 @@ type Application struct {
 	// tokens from the token endpoint). Graph does not show it on the
 	// application.
 	ServicePrincipalID string `json:"-"`
+	// IsFallbackPublicClient lets users sign in through the application
+	// without its secret (password or jwt-bearer grant), as a desktop or
+	// command-line app does; otherwise such a sign-in must present the
+	// secret. Entra's "Allow public client flows".
+	IsFallbackPublicClient bool `json:"isFallbackPublicClient"`
+}
+
+// ApplicationPatch changes an application: nil fields stay as they are.
+type ApplicationPatch struct {
+	DisplayName            *string
+	IsFallbackPublicClient *bool
 }
 
 // PasswordCredential describes a client secret without revealing it.
@@ -136,7 +147,8 @@ type applicationDoc struct {
 	// so that the token endpoint finds the object id for "oid" in the
 	// document it reads anyway, and so that a second service principal
 	// for the application fails the write that links it.
-	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+	ServicePrincipalID     string `json:"servicePrincipalId,omitempty"`
+	IsFallbackPublicClient bool   `json:"isFallbackPublicClient,omitempty"`
 }
 
 // applicationIndexDoc is the body of an applicationObjectIds entry.
@@ -582,5 +594,30 @@ func (doc applicationDoc) public(tenantID string) Application {
 		PasswordCredentials:          creds,
 		FederatedIdentityCredentials: slices.Clone(doc.FederatedIdentityCredentials),
 		ServicePrincipalID:           doc.ServicePrincipalID,
+		IsFallbackPublicClient:       doc.IsFallbackPublicClient,
 	}
+}
+
+// UpdateApplication changes the application with this client id.
+func (d *Directory) UpdateApplication(ctx context.Context, tenantID, appID string, patch ApplicationPatch) (Application, error) {
+	var name string
+	if patch.DisplayName != nil {
+		var err error
+		if name, err = checkDisplayName("application", *patch.DisplayName); err != nil {
+			return Application{}, err
+		}
+	}
+	err := d.updateApplication(ctx, tenantID, appID, func(doc *applicationDoc) error {
+		if patch.DisplayName != nil {
+			doc.DisplayName = name
+		}
+		if patch.IsFallbackPublicClient != nil {
+			doc.IsFallbackPublicClient = *patch.IsFallbackPublicClient
+		}
+		return nil
+	})
+	if err != nil {
+		return Application{}, err
+	}
+	return d.Application(ctx, tenantID, appID)
 }

@@ -612,3 +612,24 @@ func TestGraphServes(t *testing.T) {
 		}
 	}
 }
+
+// TestApplicationPublicClientFlows: isFallbackPublicClient is set at
+// creation or with PATCH, and always shown.
+func TestApplicationPublicClientFlows(t *testing.T) {
+	env := newGraphEnv(t, nil)
+	app := env.ok(t, http.StatusCreated, http.MethodPost, "/v1.0/applications", map[string]any{"displayName": "cli", "isFallbackPublicClient": true})
+	if app["isFallbackPublicClient"] != true {
+		t.Fatalf("created %v", app)
+	}
+	path := "/v1.0/applications/" + app["id"].(string)
+	env.ok(t, http.StatusNoContent, http.MethodPatch, path, map[string]any{"isFallbackPublicClient": false, "displayName": "cli2"})
+	got := env.ok(t, http.StatusOK, http.MethodGet, path, nil)
+	if got["isFallbackPublicClient"] != false || got["displayName"] != "cli2" {
+		t.Errorf("after PATCH: %v", got)
+	}
+	if other := env.ok(t, http.StatusCreated, http.MethodPost, "/v1.0/applications", map[string]any{"displayName": "svc"}); other["isFallbackPublicClient"] != false {
+		t.Errorf("default: %v", other["isFallbackPublicClient"])
+	}
+	env.checkRefused(t, http.MethodPatch, path, map[string]any{"isFallbackPublicClient": "yes"}, http.StatusBadRequest, "Request_BadRequest", "isFallbackPublicClient")
+	env.checkRefused(t, http.MethodPatch, path, map[string]any{"appId": "x"}, http.StatusBadRequest, "Request_BadRequest", "appId")
+}

@@ -16,7 +16,7 @@ import (
 // routes lays out the Graph v1.0 endpoints:
 //
 //	POST/GET   /v1.0/applications
-//	GET/DELETE /v1.0/applications/{id}                        (object id)
+//	GET/PATCH/DELETE /v1.0/applications/{id}                  (object id; PATCH: displayName, isFallbackPublicClient)
 //	GET/DELETE /v1.0/applications(appId='{appId}')
 //	POST       /v1.0/applications/{id}/addPassword            (answers secretText, once)
 //	POST       /v1.0/applications/{id}/removePassword
@@ -44,6 +44,7 @@ func (g *Graph) routes() *http.ServeMux {
 	h("GET /v1.0/applications", g.listApplications)
 	h("GET /v1.0/applications/{id}", g.getApplication)
 	h("DELETE /v1.0/applications/{id}", g.deleteApplication)
+	h("PATCH /v1.0/applications/{id}", g.updateApplication)
 	h("POST /v1.0/applications/{id}/addPassword", g.addPassword)
 	h("POST /v1.0/applications/{id}/removePassword", g.removePassword)
 	h("POST /v1.0/applications/{id}/federatedIdentityCredentials", g.createFederatedCredential)
@@ -124,6 +125,9 @@ type applicationView struct {
 	CreatedDateTime     time.Time                `json:"createdDateTime"`
 	SignInAudience      string                   `json:"signInAudience"`
 	PasswordCredentials []passwordCredentialView `json:"passwordCredentials"`
+	// IsFallbackPublicClient is Graph's nullable Boolean; Perimeter always
+	// states it.
+	IsFallbackPublicClient bool `json:"isFallbackPublicClient"`
 }
 
 type passwordCredentialView struct {
@@ -180,7 +184,7 @@ func viewApplication(a Application) *applicationView {
 	}
 	return &applicationView{
 		ID: a.ObjectID, AppID: a.AppID, DisplayName: a.DisplayName, CreatedDateTime: a.CreatedDateTime,
-		SignInAudience: signInAudienceMyOrg, PasswordCredentials: creds,
+		SignInAudience: signInAudienceMyOrg, PasswordCredentials: creds, IsFallbackPublicClient: a.IsFallbackPublicClient,
 	}
 }
 
@@ -223,11 +227,15 @@ const signInAudienceMyOrg = "AzureADMyOrg"
 // --- applications
 
 func (g *Graph) createApplication(w http.ResponseWriter, r *http.Request, c *call) error {
-	obj, err := readObject(w, r, entityApplication, "displayName", "signInAudience")
+	obj, err := readObject(w, r, entityApplication, "displayName", "signInAudience", "isFallbackPublicClient")
 	if err != nil {
 		return err
 	}
 	if err := obj.required("application", "displayName"); err != nil {
+		return err
+	}
+	public, _, err := obj.boolean("isFallbackPublicClient")
+	if err != nil {
 		return err
 	}
 	name, err := obj.str("displayName")
@@ -245,7 +253,45 @@ func (g *Graph) createApplication(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
+	if public {
+		// A second write: an application that exists a moment as a
+		// confidential client is only the stricter of the two.
+		if app, err = g.dir.UpdateApplication(r.Context(), c.tenant, app.AppID, ApplicationPatch{IsFallbackPublicClient: &public}); err != nil {
+			return err
+		}
+	}
 	return writeEntity(w, r, http.StatusCreated, "applications", viewApplication(app))
+}
+
+// updateApplication is PATCH /v1.0/applications/{id}: displayName and
+// isFallbackPublicClient; Graph answers 204 without a body.
+func (g *Graph) updateApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	obj, err := readObject(w, r, entityApplication, "displayName", "isFallbackPublicClient")
+	if err != nil {
+		return err
+	}
+	app, err := g.dir.ApplicationByObjectID(r.Context(), c.tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var patch ApplicationPatch
+	if public, present, err := obj.boolean("isFallbackPublicClient"); err != nil {
+		return err
+	} else if present {
+		patch.IsFallbackPublicClient = &public
+	}
+	if _, present := obj["displayName"]; present {
+		name, err := obj.str("displayName")
+		if err != nil {
+			return err
+		}
+		patch.DisplayName = &name
+	}
+	if _, err := g.dir.UpdateApplication(r.Context(), c.tenant, app.AppID, patch); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (g *Graph) listApplications(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -282,8 +282,9 @@ func (i *Issuer) userClient(r *http.Request, tenantID string, form url.Values) (
 }
 
 // authenticate checks the client: the Azure CLI's public client id, an
-// application of the tenant with its secret, or a public application of
-// the tenant. It sets the client's canonical id.
+// application of the tenant with its secret, or an application of the
+// tenant that allows public client flows (isFallbackPublicClient). It
+// sets the client's canonical id.
 func (c *userClient) authenticate(i *Issuer, r *http.Request, tenantID string) error {
 	switch {
 	case strings.EqualFold(c.id, AzureCLIClientID):
@@ -307,6 +308,12 @@ func (c *userClient) authenticate(i *Issuer, r *http.Request, tenantID string) e
 		}
 		if err != nil {
 			return err
+		}
+		if !app.IsFallbackPublicClient {
+			// A confidential client proves itself; a user's credential
+			// does not speak for it.
+			return newSTSError(http.StatusUnauthorized, "invalid_client", 7000218,
+				"The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Application '%s' is not a public client: send its secret, or allow public client flows (isFallbackPublicClient).", app.AppID)
 		}
 		c.id = app.AppID
 	}

@@ -39,8 +39,38 @@ func passwordForm(clientID, username, password, scope string) url.Values {
 	return v
 }
 
+// allowPublicClient turns on the application's public client flows.
+func (env *userEnv) allowPublicClient(t *testing.T, appID string, public bool) {
+	t.Helper()
+	if _, err := env.dir.UpdateApplication(context.Background(), env.tenant, appID, ApplicationPatch{IsFallbackPublicClient: &public}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPasswordGrantNeedsPublicClientOrSecret: a tenant application that
+// does not allow public client flows signs users in only with its secret.
+func TestPasswordGrantNeedsPublicClientOrSecret(t *testing.T) {
+	env := newUserEnv(t)
+	form := passwordForm(env.app.AppID, "alice@contoso.com", alicePassword, "https://management.azure.com/.default")
+	rec, body := env.post(t, env.tenant, form, nil)
+	checkSTSError(t, rec, body, http.StatusUnauthorized, "invalid_client", 7000218)
+	form.Set("client_secret", env.secret)
+	if rec, body := env.post(t, env.tenant, form, nil); rec.Code != http.StatusOK {
+		t.Fatalf("with the secret: %d %v", rec.Code, body)
+	}
+	env.allowPublicClient(t, env.app.AppID, true)
+	form.Del("client_secret")
+	if rec, body := env.post(t, env.tenant, form, nil); rec.Code != http.StatusOK {
+		t.Fatalf("a public client without its secret: %d %v", rec.Code, body)
+	}
+	env.allowPublicClient(t, env.app.AppID, false)
+	rec, body = env.post(t, env.tenant, form, nil)
+	checkSTSError(t, rec, body, http.StatusUnauthorized, "invalid_client", 7000218)
+}
+
 func TestPasswordGrantIssuesUserToken(t *testing.T) {
 	env := newUserEnv(t)
+	env.allowPublicClient(t, env.app.AppID, true)
 	withSecret := func(v url.Values) url.Values { v.Set("client_secret", env.secret); return v }
 	tests := []struct {
 		name       string

@@ -97,7 +97,7 @@ func (g *Gateway) forward(w *statusWriter, r *http.Request, x *exchange) error {
 	}
 
 	if g.inline.carries(target, op.WebSocket) {
-		g.proxy.ServeHTTP(w, r.WithContext(&deadlineContext{Context: r.Context(), x: x, deadline: time.Now().Add(g.timeout)}))
+		g.proxyDirect(w, r, x, time.Now().Add(g.timeout))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
@@ -298,8 +298,12 @@ func canonicalKeys(keys ...string) []string {
 // body, the model server's credential, and forwarding headers that say
 // what the gateway decided.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
-	x := exchangeFrom(pr.In.Context())
-	out := pr.Out
+	g.rewriteRequest(exchangeFrom(pr.In.Context()), pr.In, pr.Out)
+}
+
+// rewriteRequest is rewrite for the request in, whose upstream copy is
+// out (whose headers may be in's own: see proxyDirect).
+func (g *Gateway) rewriteRequest(x *exchange, in, out *http.Request) {
 	u := *x.up.target
 	out.URL, out.Host = &u, ""
 	h := out.Header
@@ -316,7 +320,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		h["X-Forwarded-For"] = []string{x.rec.SourceIP}
 	}
 	h["X-Forwarded-Host"] = []string{x.host}
-	if pr.In.TLS != nil {
+	if in.TLS != nil {
 		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
 		h["X-Forwarded-Proto"] = protoHTTP

@@ -361,3 +361,29 @@ func TestUpstreamTimeoutBeforeTheHead(t *testing.T) {
 		t.Errorf("reason %q, want the upstream timeout", r.Reason)
 	}
 }
+
+// TestUpstreamTrailers: trailers the model server announces reach the
+// client after the body, as ReverseProxy passes them.
+func TestUpstreamTrailers(t *testing.T) {
+	h := newHarness(t)
+	h.up.handle(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x"}`)
+		w.Header().Set("X-Checksum", "abc")
+	})
+	req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
+	req.Header.Set("api-key", key1)
+	resp, err := h.client(false).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != `{"id":"x"}` {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if got := resp.Trailer.Get("X-Checksum"); got != "abc" {
+		t.Errorf("trailer %q, want abc (trailers %v)", got, resp.Trailer)
+	}
+}

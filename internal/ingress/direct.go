@@ -19,7 +19,11 @@ func (g *Gateway) proxyDirect(w *statusWriter, r *http.Request, x *exchange, dea
 	out := r.WithContext(&deadlineContext{Context: r.Context(), x: x, deadline: deadline})
 	out.RequestURI, out.Close = "", false
 	h := out.Header
+	te := hasToken(h["Te"], "trailers")
 	removeHopByHop(h)
+	if te {
+		h["Te"] = teTrailers // as ReverseProxy: the client accepts trailers
+	}
 	// ReverseProxy (Rewrite) drops these before rewriting; rewriteRequest
 	// states the gateway's own.
 	delete(h, "X-Forwarded-For")
@@ -31,17 +35,22 @@ func (g *Gateway) proxyDirect(w *statusWriter, r *http.Request, x *exchange, dea
 	g.rewriteRequest(x, r, out)
 
 	resp, err := g.inline.RoundTrip(out)
+	// The request is written: the model server's credential leaves the
+	// inbound request's headers, which later readers may look at.
+	delete(h, "Authorization")
 	if err != nil {
 		g.upstreamError(w, out, err)
 		return
 	}
 	resp.Request = out
+	// Before modifyResponse, as ReverseProxy: the upstream's Connection
+	// header must not name the gateway's own headers away.
+	removeHopByHop(resp.Header)
 	if err := g.modifyResponse(resp); err != nil {
 		resp.Body.Close()
 		g.upstreamError(w, out, err)
 		return
 	}
-	removeHopByHop(resp.Header)
 	dst := w.Header()
 	for k, vv := range resp.Header {
 		if have := dst[k]; have != nil {
@@ -66,6 +75,11 @@ func (g *Gateway) proxyDirect(w *statusWriter, r *http.Request, x *exchange, dea
 	}
 	if err := copyBody(w, resp.Body, stream); err != nil {
 		resp.Body.Close()
+		if r.Context().Err() != nil {
+			x.rec.Reason += "; the client went away"
+		} else {
+			x.rec.Reason += "; copying the response failed: " + err.Error()
+		}
 		// Streaming, the status is sent: all that is left is to abort the
 		// response, as ReverseProxy does (serveHTTP logs it).
 		panic(http.ErrAbortHandler)
@@ -79,21 +93,26 @@ func (g *Gateway) proxyDirect(w *statusWriter, r *http.Request, x *exchange, dea
 // noUserAgent is an empty User-Agent: with it, no default is sent.
 var noUserAgent = []string{""}
 
+// teTrailers is "Te: trailers", the one TE value passed on.
+var teTrailers = []string{"trailers"}
+
 // copyBody copies a response body to the client with a pooled buffer,
 // flushing after each read when the response streams (server-sent
 // events, or no length) so that events pass one by one.
 func copyBody(w *statusWriter, body io.Reader, stream bool) error {
 	buf := copyBufferPool.Get().(*[32 << 10]byte)
 	defer copyBufferPool.Put(buf)
-	flusher, _ := w.ResponseWriter.(http.Flusher)
+	rc := http.NewResponseController(w)
 	for {
 		n, rerr := body.Read(buf[:])
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
-			if stream && flusher != nil {
-				flusher.Flush()
+			if stream {
+				if err := rc.Flush(); err != nil {
+					return err
+				}
 			}
 		}
 		if rerr == io.EOF {

@@ -111,13 +111,8 @@ func TestDirectUpstreamCutMidBody(t *testing.T) {
 				c, _, _ := http.NewResponseController(w).Hijack()
 				c.Close()
 			})
-			req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
-			req.Header.Set("api-key", key1)
-			resp, err := h.client(false).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = io.ReadAll(resp.Body)
+			resp := h.openChat(h.client(false))
+			_, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err == nil {
 				t.Error("a response cut midway reached the client as if complete")
@@ -158,12 +153,7 @@ func TestDirectClientGoneMidStream(t *testing.T) {
 				}
 			}
 		})
-		req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
-		req.Header.Set("api-key", key1)
-		resp, err := h.client(false).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := h.openChat(h.client(false))
 		br := bufio.NewReader(resp.Body)
 		line, _ := br.ReadString('\n')
 		resp.Body.Close()
@@ -192,12 +182,7 @@ func TestDirectUnknownLengthFlushed(t *testing.T) {
 			}
 			io.WriteString(w, "\"b\":2}")
 		})
-		req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
-		req.Header.Set("api-key", key1)
-		resp, err := h.client(true).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := h.openChat(h.client(true))
 		defer resp.Body.Close()
 		got := make(chan string, 1)
 		go func() { l, _ := bufio.NewReader(resp.Body).ReadString('\n'); got <- l }()

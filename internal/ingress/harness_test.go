@@ -413,6 +413,23 @@ func (h *harness) chat(c *http.Client, account string, headers ...string) answer
 	return h.do(c, http.MethodPost, "https://"+host(account)+chatPath, chatBody, append([]string{"api-key: " + key1}, headers...)...)
 }
 
+// openChat sends the chat to the "open" account and returns the response
+// with its body unread, for tests that read it as it streams; the caller
+// closes it.
+func (h *harness) openChat(c *http.Client) *http.Response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("api-key", key1)
+	resp, err := c.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
 // raw opens a TLS connection to the gateway (HTTP/1.1 only) for requests
 // written by hand.
 func (h *harness) raw(serverName string) (*tls.Conn, *bufio.Reader) {

@@ -263,8 +263,8 @@ func (copyBuffers) Put(b []byte) {
 
 // clientHeaders are request headers that never reach a model server:
 // the client's credentials, and addresses only the gateway may state.
-// (ReverseProxy already drops hop-by-hop headers, Forwarded and
-// X-Forwarded-*.)
+// (Hop-by-hop headers and X-Forwarded-For, -Host and -Proto are dropped
+// before: by ReverseProxy, or by proxyDirect.)
 var clientHeaders = canonicalKeys(
 	headerAPIKey, headerSubscription, "Authorization", "Cookie", "Proxy-Authorization",
 	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "X-Cluster-Client-Ip", "Cf-Connecting-Ip", "Fastly-Client-Ip",

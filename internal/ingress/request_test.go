@@ -246,14 +246,9 @@ func TestUpstreamTimeout(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
-	req.Header.Set("api-key", key1)
 	start := time.Now()
-	resp, err := h.client(false).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.ReadAll(resp.Body)
+	resp := h.openChat(h.client(false))
+	_, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err == nil {
 		t.Error("a stream cut at the upstream timeout ended as if complete")
@@ -372,12 +367,7 @@ func TestUpstreamTrailers(t *testing.T) {
 		_, _ = io.WriteString(w, `{"id":"x"}`)
 		w.Header().Set("X-Checksum", "abc")
 	})
-	req, _ := http.NewRequest(http.MethodPost, "https://"+host("open")+chatPath, strings.NewReader(chatBody))
-	req.Header.Set("api-key", key1)
-	resp, err := h.client(false).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := h.openChat(h.client(false))
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || string(body) != `{"id":"x"}` {

@@ -67,9 +67,7 @@ func (c *proxyConn) SetReadDeadline(t time.Time) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.deadline = t
-		if !c.limit.IsZero() {
-			t = earlier(t, c.limit)
-		}
+		t = earlier(t, c.limit)
 	}
 	return c.Conn.SetReadDeadline(t)
 }
@@ -88,12 +86,8 @@ func (c *proxyConn) SetDeadline(t time.Time) error {
 // past the deadline the server set.
 func (c *proxyConn) readHeader() {
 	c.mu.Lock()
-	limit := time.Now().Add(readHeaderTimeout)
-	if d := c.deadline; !d.IsZero() && d.Before(limit) {
-		limit = d
-	}
-	c.limit = limit
-	c.err = c.Conn.SetReadDeadline(limit)
+	c.limit = earlier(time.Now().Add(readHeaderTimeout), c.deadline)
+	c.err = c.Conn.SetReadDeadline(c.limit)
 	c.mu.Unlock()
 	if c.err != nil {
 		c.ready.Store(true)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/models"
+	"github.com/perimeterhq/perimeter/internal/providers/network"
 )
 
 // Snapshot is an immutable view of the data-plane configuration at one
@@ -99,8 +100,9 @@ type Deployment struct {
 }
 
 // ServiceCognitive is the service endpoint that makes a subnet's traffic
-// to accounts arrive through the subnet rather than from the internet.
-const ServiceCognitive = "Microsoft.CognitiveServices"
+// to accounts arrive through the subnet rather than from the internet
+// (the network provider's name for it, for the data planes).
+const ServiceCognitive = network.ServiceCognitiveServices
 
 // Subnet is a subnet as the data planes see it: where traffic with a
 // source address inside it comes from.

@@ -560,12 +560,8 @@ func adUserUpdate(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("display-name") {
 				body["displayName"] = displayName
 			}
-			switch enabled {
-			case "":
-			case "true", "false":
-				body["accountEnabled"] = enabled == "true"
-			default:
-				return usageErrorf("argument --account-enabled: give true or false")
+			if err := putBoolFlag(body, "accountEnabled", "account-enabled", enabled); err != nil {
+				return err
 			}
 			ids, err := parseIdentities(identities)
 			if err != nil {
@@ -596,6 +592,19 @@ func adUserUpdate(g *globals) *cobra.Command {
 	f.BoolVar(&clear, "clear-identities", false, "remove every identity (a user without a password keeps at least one)")
 	required(cmd, "id")
 	return cmd
+}
+
+// putBoolFlag sets body[key] from a true/false flag of an update command,
+// given as text so that leaving it out leaves the property as it is.
+func putBoolFlag(body map[string]any, key, flag, value string) error {
+	switch value {
+	case "":
+	case "true", "false":
+		body[key] = value == "true"
+	default:
+		return usageErrorf("argument --%s: give true or false", flag)
+	}
+	return nil
 }
 
 func adUserList(g *globals) *cobra.Command {

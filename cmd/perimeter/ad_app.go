@@ -73,12 +73,8 @@ func adAppUpdate(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("display-name") {
 				body["displayName"] = name
 			}
-			switch public {
-			case "":
-			case "true", "false":
-				body["isFallbackPublicClient"] = public == "true"
-			default:
-				return usageErrorf("argument --is-fallback-public-client: give true or false")
+			if err := putBoolFlag(body, "isFallbackPublicClient", "is-fallback-public-client", public); err != nil {
+				return err
 			}
 			if len(body) == 0 {
 				return usageErrorf("nothing to update: give --display-name or --is-fallback-public-client")

@@ -149,7 +149,7 @@ func runLogin(cmd *cobra.Command, g *globals, o *loginOptions) error {
 	if _, err := c.accessToken(cmd.Context()); err != nil {
 		return err
 	}
-	if p.federated() && p.ClientID == identity.AzureCLIClientID {
+	if p.federatedUser() {
 		// The token names the user; the profile shows who that is.
 		if p.Username, err = userOfToken(c.tok.AccessToken); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/perimeterhq/perimeter/internal/identity"
 )
 
 // configDirEnv names the directory that holds the CLI's profiles. Unset,
@@ -62,6 +64,13 @@ type profile struct {
 // federated reports whether the profile signs in with an identity
 // provider's token.
 func (p *profile) federated() bool { return p.FederatedToken != "" || p.FederatedTokenFile != "" }
+
+// federatedUser reports whether the profile signs a user in with their
+// identity provider's token (through the Azure CLI's client id), rather
+// than a workload through its application.
+func (p *profile) federatedUser() bool {
+	return p.federated() && p.ClientID == identity.AzureCLIClientID
+}
 
 // federatedAssertion is the identity provider's token, read from its file
 // when the profile names one.

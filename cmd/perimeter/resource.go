@@ -112,8 +112,6 @@ func (g *globals) printViewBody(cmd *cobra.Command, body []byte, view []field) e
 	return g.printView(cmd, v, view)
 }
 
-// showCommand builds a show command: GET the resource at path and print it
-// with view. The caller adds the flags that path reads.
 // sessionCommand builds a command that runs with a session. The caller
 // adds the flags run reads.
 func sessionCommand(g *globals, use, short string, run func(cmd *cobra.Command, s *session) error) *cobra.Command {
@@ -132,7 +130,7 @@ func sessionCommand(g *globals, use, short string, run func(cmd *cobra.Command, 
 }
 
 // showCommand builds a show command: GET the resource at path and print it
-// with view.
+// with view. The caller adds the flags that path reads.
 func showCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
 	return sessionCommand(g, "show", short, func(cmd *cobra.Command, s *session) error {
 		resp, err := s.client.get(cmd.Context(), path(s), apiVersion(api))
@@ -145,8 +143,6 @@ func showCommand(g *globals, short, api string, path func(s *session) string, vi
 
 // listCommand builds a list command: every page of the collection at path,
 // printed with view. The caller adds the flags that path reads.
-// listCommand builds a list command: every page of the collection at path,
-// printed with view.
 func listCommand(g *globals, short, api string, path func(s *session) string, view []field) *cobra.Command {
 	return sessionCommand(g, "list", short, func(cmd *cobra.Command, s *session) error {
 		items, err := s.client.list(cmd.Context(), path(s), apiVersion(api))

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/perimeterhq/perimeter/internal/identity"
 )
 
 // accessToken returns the token of this invocation: the one in use, a
@@ -54,7 +52,7 @@ func (c *client) tokenForm(scope string) (url.Values, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.cred.ClientID == identity.AzureCLIClientID {
+		if c.cred.federatedUser() {
 			return url.Values{
 				"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
 				"client_id":  {c.cred.ClientID},

@@ -111,12 +111,6 @@ func checkExactClaim(kind, prop, v string) error {
 	return nil
 }
 
-// checkFederationIssuer checks a federated identity credential's issuer
-// (see checkIssuerURL).
-func checkFederationIssuer(issuer string) error {
-	return checkIssuerURL("federated identity credential", issuer)
-}
-
 // checkIssuerURL requires an https URL of an external OpenID Connect
 // issuer: its keys are fetched from it, and a token is only as
 // trustworthy as the channel its keys came through.
@@ -156,7 +150,7 @@ func checkFederatedCredential(c FederatedIdentityCredential) error {
 	if err := checkFederatedName(c.Name); err != nil {
 		return err
 	}
-	if err := checkFederationIssuer(c.Issuer); err != nil {
+	if err := checkIssuerURL("federated identity credential", c.Issuer); err != nil {
 		return err
 	}
 	if err := checkFederationValue("subject", c.Subject); err != nil {

@@ -333,6 +333,29 @@ func (o jsonObject) str(name string) (string, error) {
 	return s, nil
 }
 
+// optionalStr returns a string property for a PATCH: nil when absent, so
+// that the field stays as it is.
+func (o jsonObject) optionalStr(name string) (*string, error) {
+	if _, ok := o[name]; !ok {
+		return nil, nil
+	}
+	s, err := o.str(name)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// optionalBool returns a boolean property for a PATCH: nil when absent
+// or null, so that the field stays as it is.
+func (o jsonObject) optionalBool(name string) (*bool, error) {
+	v, present, err := o.boolean(name)
+	if err != nil || !present {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // strs returns a string array property and whether it was present (null
 // counts as absent).
 func (o jsonObject) strs(name string) (value []string, present bool, err error) {

@@ -275,17 +275,11 @@ func (g *Graph) updateApplication(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	var patch ApplicationPatch
-	if public, present, err := obj.boolean("isFallbackPublicClient"); err != nil {
+	if patch.IsFallbackPublicClient, err = obj.optionalBool("isFallbackPublicClient"); err != nil {
 		return err
-	} else if present {
-		patch.IsFallbackPublicClient = &public
 	}
-	if _, present := obj["displayName"]; present {
-		name, err := obj.str("displayName")
-		if err != nil {
-			return err
-		}
-		patch.DisplayName = &name
+	if patch.DisplayName, err = obj.optionalStr("displayName"); err != nil {
+		return err
 	}
 	if _, err := g.dir.UpdateApplication(r.Context(), c.tenant, app.AppID, patch); err != nil {
 		return err
@@ -626,17 +620,11 @@ func (g *Graph) updateUser(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	var patch UserPatch
-	if enabled, present, err := obj.boolean("accountEnabled"); err != nil {
+	if patch.AccountEnabled, err = obj.optionalBool("accountEnabled"); err != nil {
 		return err
-	} else if present {
-		patch.AccountEnabled = &enabled
 	}
-	if _, present := obj["displayName"]; present {
-		name, err := obj.str("displayName")
-		if err != nil {
-			return err
-		}
-		patch.DisplayName = &name
+	if patch.DisplayName, err = obj.optionalStr("displayName"); err != nil {
+		return err
 	}
 	if ids, present, err := obj.identities("identities"); err != nil {
 		return err

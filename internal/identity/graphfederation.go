@@ -117,18 +117,14 @@ func (g *Graph) updateFederated(w http.ResponseWriter, r *http.Request, c *call,
 		return err
 	}
 	var patch FederatedCredentialPatch
-	for _, f := range []struct {
-		name string
-		dst  **string
-	}{{"issuer", &patch.Issuer}, {"subject", &patch.Subject}, {"description", &patch.Description}} {
-		if _, ok := obj[f.name]; !ok {
-			continue
-		}
-		s, err := obj.str(f.name)
-		if err != nil {
-			return err
-		}
-		*f.dst = &s
+	if patch.Issuer, err = obj.optionalStr("issuer"); err != nil {
+		return err
+	}
+	if patch.Subject, err = obj.optionalStr("subject"); err != nil {
+		return err
+	}
+	if patch.Description, err = obj.optionalStr("description"); err != nil {
+		return err
 	}
 	if aud, present, err := obj.strs("audiences"); err != nil {
 		return err

@@ -33,8 +33,7 @@ func ficColumns() []column {
 }
 
 func adAppCreate(g *globals) *cobra.Command {
-	var name string
-	var public bool
+	var name, public string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an application (no secret: add a federated credential, or use 'ad sp create-for-rbac')",
@@ -44,19 +43,19 @@ credential ('perimeter ad app federated-credential create'), or a secret.`,
 		Example: "  perimeter ad app create --display-name ci-deployer",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			body := map[string]any{"displayName": name}
+			if err := putBoolFlag(body, "isFallbackPublicClient", "is-fallback-public-client", public); err != nil {
+				return err
+			}
 			gc, err := g.graph(cmd)
 			if err != nil {
 				return err
-			}
-			body := map[string]any{"displayName": name}
-			if cmd.Flags().Changed("is-fallback-public-client") {
-				body["isFallbackPublicClient"] = public
 			}
 			return gc.createAndPrint(cmd, g, "/v1.0/applications", body, appColumns())
 		},
 	}
 	cmd.Flags().StringVar(&name, "display-name", "", "the application's name")
-	cmd.Flags().BoolVar(&public, "is-fallback-public-client", false, "let users sign in through it without its secret (public client flows)")
+	cmd.Flags().StringVar(&public, "is-fallback-public-client", "", "true or false: whether users may sign in through it without its secret (public client flows), as az takes it")
 	required(cmd, "display-name")
 	return cmd
 }

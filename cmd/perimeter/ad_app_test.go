@@ -118,7 +118,7 @@ func TestADAppFederatedCredentials(t *testing.T) {
 // update, as az has it.
 func TestADAppPublicClient(t *testing.T) {
 	c, _ := adminCLI(t)
-	app := c.okJSON("ad", "app", "create", "--display-name", "desktop", "--is-fallback-public-client")
+	app := c.okJSON("ad", "app", "create", "--display-name", "desktop", "--is-fallback-public-client", "true")
 	if lookup(app, "isFallbackPublicClient") != true {
 		t.Fatalf("create printed %v", app)
 	}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -171,20 +172,7 @@ type logHit struct {
 
 // newer orders hits as results are: by time, then seq, newest first.
 func newer(a, b logHit) int {
-	if a.time != b.time {
-		return compareInt(b.time, a.time)
-	}
-	return compareInt(b.seq, a.seq)
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(b.time, a.time), cmp.Compare(b.seq, a.seq))
 }
 
 // selectHits walks the batches that may hold selected records, the one

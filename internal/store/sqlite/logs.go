@@ -157,9 +157,15 @@ func parseBatch(id int64, n int, sum, keys []byte, dst []logKey) (batchSummary, 
 		dst, err = parseKeys(dst, keys, n, &s)
 	}
 	if err != nil {
-		return s, dst, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+		return s, dst, damaged(id, err)
 	}
 	return s, dst, nil
+}
+
+// damaged is the error of batch id whose blobs do not parse: what is
+// wrong, and which batch, so that it can be found and removed.
+func damaged(id int64, err error) error {
+	return fmt.Errorf("access log batch %d is damaged: %w", id, err)
 }
 
 // logHit is a record selected, before its JSON is read.
@@ -203,7 +209,7 @@ func selectHits(ctx context.Context, tx *sql.Tx, m *logMatcher) ([]logHit, error
 		}
 		s, err := parseSummary(sum)
 		if err != nil {
-			return nil, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+			return nil, damaged(id, err)
 		}
 		if !m.admit(&s) {
 			continue
@@ -213,7 +219,7 @@ func selectHits(ctx context.Context, tx *sql.Tx, m *logMatcher) ([]logHit, error
 			return nil, err
 		}
 		if keys, err = parseKeys(keys, blob, n, &s); err != nil {
-			return nil, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+			return nil, damaged(id, err)
 		}
 		for i := range keys {
 			k := &keys[i]
@@ -289,7 +295,7 @@ func readHits(ctx context.Context, tx *sql.Tx, hits []logHit) ([]accesslog.Recor
 // recordJSON is the JSON of a record in its batch's records blob.
 func recordJSON(blob []byte, id int64, offset, size int) ([]byte, error) {
 	if offset+size > len(blob) {
-		return nil, fmt.Errorf("access log batch %d is damaged: records end at %d bytes, before the %d keys give", id, len(blob), offset+size)
+		return nil, damaged(id, fmt.Errorf("records end at %d bytes, before the %d keys give", len(blob), offset+size))
 	}
 	return blob[offset : offset+size], nil
 }

@@ -248,11 +248,7 @@ func (s *Server) mayRead(req *Request, id, typ string) bool {
 	if req.perms == nil {
 		return true
 	}
-	op := typ
-	if k := s.kind(typ); k != nil {
-		op = k.spec.operationType()
-	}
-	if req.perms.Allows(Access{Action: op + "/read", Scope: id}) {
+	if req.perms.Allows(s.readAccess(id, typ)) {
 		return true
 	}
 	// A subscription or group holding something the caller may use is
@@ -260,6 +256,16 @@ func (s *Server) mayRead(req *Request, id, typ string) bool {
 	// (network rules, identity) is what a GET of it refuses, whatever the
 	// caller holds on its children.
 	return isContainer(typ) && req.perms.HoldsBelow(id)
+}
+
+// readAccess is the access a GET of resource id, of type typ, needs: the
+// read action of the type its kind authorizes as, the type itself for a
+// kind not served.
+func (s *Server) readAccess(id, typ string) Access {
+	if k := s.kind(typ); k != nil {
+		typ = k.spec.operationType()
+	}
+	return Access{Action: typ + "/read", Scope: id}
 }
 
 // isContainer reports whether typ is a subscription or a resource group,

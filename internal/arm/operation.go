@@ -364,9 +364,5 @@ func (s *Server) mayFollow(ctx context.Context, caller Caller, op *Operation) (b
 	if err != nil {
 		return false, fmt.Errorf("permissions of %s: %w", caller.ObjectID, err)
 	}
-	typ := op.ResourceType
-	if k := s.kind(typ); k != nil {
-		typ = k.spec.operationType()
-	}
-	return perms.Allows(Access{Action: typ + "/read", Scope: op.ResourceID}), nil
+	return perms.Allows(s.readAccess(op.ResourceID, op.ResourceType)), nil
 }

@@ -99,9 +99,10 @@ type block struct {
 // role cannot shadow them); an assignment naming an unknown role grants
 // nothing, and neither does an assignment of a custom role (RoleType
 // RoleTypeCustom, or any role listing assignable scopes) at a scope none
-// of its assignable scopes covers, which Azure would have refused. memberOf maps a principal's object id to the groups it is a
-// direct member of; membership is transitive through nested groups, and
-// cycles are harmless. Object ids and scopes compare case-insensitively.
+// of its assignable scopes covers, which Azure would have refused.
+// memberOf maps a principal's object id to the groups it is a direct
+// member of; membership is transitive through nested groups, and cycles
+// are harmless. Object ids and scopes compare case-insensitively.
 //
 // Compile never fails: a condition that does not parse, or has a version
 // other than "2.0", makes the block or assignment carrying it grant

@@ -12,7 +12,6 @@ import (
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
-	"github.com/perimeterhq/perimeter/internal/store"
 )
 
 const (
@@ -38,19 +37,9 @@ func newEnv(t *testing.T) *armtest.Env {
 		}
 		return "", authorization.ErrPrincipalNotFound
 	}
-	e := armtest.New(t,
-		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
-			return authorization.Kinds(srv, authorization.Config{Principals: lookup, TenantID: armtest.TenantID})
-		}),
-		armtest.Authorizer(snapshottest.Authorizer))
+	e := armtest.New(t, snapshottest.RBAC(armtest.TenantID, lookup)...)
 	// The administrator's own Owner assignment, as bootstrap writes it.
-	ops, err := authorization.AssignOps("/subscriptions/"+sub, "99999999-9999-9999-9999-999999999999", authz.RoleOwner, armtest.ObjectID, "ServicePrincipal", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Store.Apply(t.Context(), ops...); err != nil {
-		t.Fatal(err)
-	}
+	snapshottest.Assign(t, e.Store, "/subscriptions/"+sub, "99999999-9999-9999-9999-999999999999", authz.RoleOwner, armtest.ObjectID, "ServicePrincipal")
 	for _, rg := range []string{"rg1", "rg2"} {
 		e.Must(http.StatusCreated, http.MethodPut, "/subscriptions/"+sub+"/resourcegroups/"+rg+rgAPI, map[string]string{"location": "eastus"})
 	}

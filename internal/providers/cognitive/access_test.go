@@ -5,14 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
-	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/providers/managedidentity"
 	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
 	"github.com/perimeterhq/perimeter/internal/store"
@@ -22,24 +19,14 @@ import (
 // administrator owns the subscriptions (assigned before the first request).
 func newRBACEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnv(t,
-		armtest.WrapStore(func(st store.Store) store.Store {
-			for _, s := range []string{sub, sub2} {
-				ops, err := authorization.AssignOps("/subscriptions/"+s, uuid.NewString(), authz.RoleOwner, armtest.ObjectID, "ServicePrincipal", time.Now())
-				if err == nil {
-					_, err = st.Apply(context.Background(), ops...)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			return st
-		}),
-		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
-			anyone := func(context.Context, string, string) (string, error) { return "ServicePrincipal", nil }
-			return authorization.Kinds(srv, authorization.Config{Principals: anyone, TenantID: tenant})
-		}),
-		armtest.Authorizer(snapshottest.Authorizer))
+	owner := armtest.WrapStore(func(st store.Store) store.Store {
+		for _, s := range []string{sub, sub2} {
+			snapshottest.Assign(t, st, "/subscriptions/"+s, uuid.NewString(), authz.RoleOwner, armtest.ObjectID, "ServicePrincipal")
+		}
+		return st
+	})
+	anyone := func(context.Context, string, string) (string, error) { return "ServicePrincipal", nil }
+	return newEnv(t, append(snapshottest.RBAC(tenant, anyone), owner)...)
 }
 
 // grant assigns a built-in role to principal at scope.

@@ -7,16 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/perimeterhq/perimeter/internal/arm"
 	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
-	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/snapshot/snapshottest"
-	"github.com/perimeterhq/perimeter/internal/store"
 )
 
 // newRBACEnv is newEnv with role assignments enforced; the harness
@@ -24,11 +20,7 @@ import (
 func newRBACEnv(t *testing.T) *env {
 	t.Helper()
 	lookup := func(context.Context, string, string) (string, error) { return "User", nil }
-	e := newEnv(t,
-		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
-			return authorization.Kinds(srv, authorization.Config{Principals: lookup, TenantID: armtest.TenantID})
-		}),
-		armtest.Authorizer(snapshottest.Authorizer))
+	e := newEnv(t, snapshottest.RBAC(armtest.TenantID, lookup)...)
 	e.assign("/subscriptions/"+sub, authz.RoleOwner, armtest.ObjectID)
 	return e
 }
@@ -36,13 +28,7 @@ func newRBACEnv(t *testing.T) *env {
 // assign gives principal role at scope.
 func (e *env) assign(scope, role, principal string) {
 	e.t.Helper()
-	ops, err := authorization.AssignOps(scope, uuid.NewString(), role, principal, "User", time.Now())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.Store.Apply(e.t.Context(), ops...); err != nil {
-		e.t.Fatal(err)
-	}
+	snapshottest.Assign(e.t, e.Store, scope, uuid.NewString(), role, principal, "User")
 }
 
 // listAs is list made as principal.

@@ -7,8 +7,11 @@ package snapshottest
 
 import (
 	"context"
+	"testing"
+	"time"
 
 	"github.com/perimeterhq/perimeter/internal/arm"
+	"github.com/perimeterhq/perimeter/internal/arm/armtest"
 	"github.com/perimeterhq/perimeter/internal/authz"
 	"github.com/perimeterhq/perimeter/internal/providers/authorization"
 	"github.com/perimeterhq/perimeter/internal/snapshot"
@@ -25,4 +28,29 @@ func Authorizer(st store.Store) arm.Authorizer {
 		}
 		return snap.Policy(), nil
 	})
+}
+
+// RBAC returns the armtest options of a provider test with role
+// assignments enforced: Microsoft.Authorization served for tenant, its
+// principalIds checked by principals, and Authorizer deciding.
+func RBAC(tenant string, principals authorization.PrincipalLookup) []armtest.Option {
+	return []armtest.Option{
+		armtest.Kinds(func(srv *arm.Server, _ store.Store) []arm.Kind {
+			return authorization.Kinds(srv, authorization.Config{Principals: principals, TenantID: tenant})
+		}),
+		armtest.Authorizer(Authorizer),
+	}
+}
+
+// Assign writes to st, as bootstrap does and bypassing authorization, an
+// assignment of role (a GUID) to principal at scope, named name.
+func Assign(t testing.TB, st store.Store, scope, name, role, principal, principalType string) {
+	t.Helper()
+	ops, err := authorization.AssignOps(scope, name, role, principal, principalType, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(context.Background(), ops...); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -73,9 +73,10 @@ const (
 	numFields
 )
 
-// fieldValues are a record's values of the summary's fields.
-func fieldValues(c *accesslog.Columns) [numFields]string {
-	return [numFields]string{c.Subscription, c.Resource, c.Result, c.Rule, c.Host, c.Deployment}
+// columnFields are the fields of c that the summary's fields hold, the one
+// place that maps a Columns to the summary's order.
+func columnFields(c *accesslog.Columns) [numFields]*string {
+	return [numFields]*string{&c.Subscription, &c.Resource, &c.Result, &c.Rule, &c.Host, &c.Deployment}
 }
 
 // recordFields are the fields of r that the summary's fields hold.
@@ -140,8 +141,8 @@ func (b *batchBuilder) add(slot int, c *accesslog.Columns, size int) {
 	b.keys = binary.AppendUvarint(b.keys, uint64(slot))
 	b.keys = binary.AppendVarint(b.keys, c.Time-b.prevTime)
 	b.prevTime = c.Time
-	for f, v := range fieldValues(c) {
-		b.keys = binary.AppendUvarint(b.keys, uint64(b.intern(f, v)))
+	for f, v := range columnFields(c) {
+		b.keys = binary.AppendUvarint(b.keys, uint64(b.intern(f, *v)))
 	}
 	b.keys = binary.AppendUvarint(b.keys, uint64(len(c.Source)))
 	b.keys = append(b.keys, c.Source...)
@@ -244,11 +245,11 @@ type logKey struct {
 
 // columns returns the record's columns, given its batch's summary.
 func (k *logKey) columns(s *batchSummary) accesslog.Columns {
-	v := func(f int) string { return string(s.dicts[f][k.fields[f]]) }
-	return accesslog.Columns{
-		Time: k.time, Subscription: v(fieldSubscription), Resource: v(fieldResource), Result: v(fieldResult),
-		Rule: v(fieldRule), Host: v(fieldHost), Deployment: v(fieldDeployment), Source: k.source,
+	c := accesslog.Columns{Time: k.time, Source: k.source}
+	for f, p := range columnFields(&c) {
+		*p = string(s.dicts[f][k.fields[f]])
 	}
+	return c
 }
 
 // parseKeys reads the n keys of a batch into dst[:0], checking them

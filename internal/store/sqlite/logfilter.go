@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/perimeterhq/perimeter/internal/accesslog"
 )
@@ -15,7 +16,6 @@ type logMatcher struct {
 	// want is the filter's value per summary field, "" for fields it
 	// leaves open.
 	want [numFields]string
-	rule []byte
 	// below is the prefix of the ids below the resource filtered on.
 	below string
 	// cursorTime is the Time of the record f.Before names (when not 0).
@@ -26,34 +26,32 @@ type logMatcher struct {
 }
 
 func newLogMatcher(f accesslog.Filter) *logMatcher {
-	m := &logMatcher{f: f, rule: []byte(f.Rule), below: f.Resource + "/"}
+	m := &logMatcher{f: f, below: f.Resource + "/"}
 	m.want = [numFields]string{f.Subscription, f.Resource, f.Result, f.Rule, f.Host, f.Deployment}
 	return m
 }
 
-// normalise is v of field f as queries compare it, as
-// accesslog.Columns.Lower has it.
-func normalise(f int, v []byte) []byte {
-	switch f {
-	case fieldResult:
-		return v
-	case fieldResource:
-		return bytes.ToLower(bytes.TrimSuffix(v, []byte("/")))
-	}
-	return bytes.ToLower(v)
+// normalise is v of field f as queries compare it: accesslog.Columns.Lower
+// decides, as it does for the columns PostgreSQL stores.
+func normalise(f int, v []byte) string {
+	var c accesslog.Columns
+	*columnFields(&c)[f] = string(v)
+	c = c.Lower()
+	return *columnFields(&c)[f]
 }
 
-// matches reports whether a value of field f passes the filter.
-func (m *logMatcher) matches(f int, v []byte) bool {
+// matches reports whether a value of field f, normalised, passes the
+// filter.
+func (m *logMatcher) matches(f int, v string) bool {
 	switch f {
 	case fieldResource:
 		// The resource itself or an id below it (longer than the prefix:
 		// the SQL's resource > prefix).
-		return string(v) == m.f.Resource || len(v) > len(m.below) && string(v[:len(m.below)]) == m.below
+		return v == m.f.Resource || len(v) > len(m.below) && strings.HasPrefix(v, m.below)
 	case fieldRule:
-		return bytes.Contains(v, m.rule)
+		return strings.Contains(v, m.f.Rule)
 	default:
-		return string(v) == m.want[f]
+		return v == m.want[f]
 	}
 }
 
@@ -68,8 +66,7 @@ func (m *logMatcher) admit(s *batchSummary) bool {
 		ok := m.allowed[f][:0]
 		some := false
 		for _, v := range s.dicts[f] {
-			v = normalise(f, v)
-			match := m.matches(f, v)
+			match := m.matches(f, normalise(f, v))
 			ok = append(ok, match)
 			some = some || match
 		}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -156,9 +157,15 @@ func parseBatch(id int64, n int, sum, keys []byte, dst []logKey) (batchSummary, 
 		dst, err = parseKeys(dst, keys, n, &s)
 	}
 	if err != nil {
-		return s, dst, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+		return s, dst, damaged(id, err)
 	}
 	return s, dst, nil
+}
+
+// damaged is the error of batch id whose blobs do not parse: what is
+// wrong, and which batch, so that it can be found and removed.
+func damaged(id int64, err error) error {
+	return fmt.Errorf("access log batch %d is damaged: %w", id, err)
 }
 
 // logHit is a record selected, before its JSON is read.
@@ -171,20 +178,7 @@ type logHit struct {
 
 // newer orders hits as results are: by time, then seq, newest first.
 func newer(a, b logHit) int {
-	if a.time != b.time {
-		return compareInt(b.time, a.time)
-	}
-	return compareInt(b.seq, a.seq)
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(b.time, a.time), cmp.Compare(b.seq, a.seq))
 }
 
 // selectHits walks the batches that may hold selected records, the one
@@ -215,7 +209,7 @@ func selectHits(ctx context.Context, tx *sql.Tx, m *logMatcher) ([]logHit, error
 		}
 		s, err := parseSummary(sum)
 		if err != nil {
-			return nil, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+			return nil, damaged(id, err)
 		}
 		if !m.admit(&s) {
 			continue
@@ -225,7 +219,7 @@ func selectHits(ctx context.Context, tx *sql.Tx, m *logMatcher) ([]logHit, error
 			return nil, err
 		}
 		if keys, err = parseKeys(keys, blob, n, &s); err != nil {
-			return nil, fmt.Errorf("access log batch %d is damaged: %w", id, err)
+			return nil, damaged(id, err)
 		}
 		for i := range keys {
 			k := &keys[i]
@@ -301,7 +295,7 @@ func readHits(ctx context.Context, tx *sql.Tx, hits []logHit) ([]accesslog.Recor
 // recordJSON is the JSON of a record in its batch's records blob.
 func recordJSON(blob []byte, id int64, offset, size int) ([]byte, error) {
 	if offset+size > len(blob) {
-		return nil, fmt.Errorf("access log batch %d is damaged: records end at %d bytes, before the %d keys give", id, len(blob), offset+size)
+		return nil, damaged(id, fmt.Errorf("records end at %d bytes, before the %d keys give", len(blob), offset+size))
 	}
 	return blob[offset : offset+size], nil
 }

@@ -233,22 +233,7 @@ func testLogsPaging(t *testing.T, s accesslog.Sink) {
 			want = append(want, all[i].RequestID)
 		}
 	}
-	var got []string
-	q := accesslog.Query{Result: accesslog.Denied, Limit: 7}
-	for pages := 0; ; pages++ {
-		if pages > n {
-			t.Fatal("paging does not terminate")
-		}
-		page := queryLogs(t, s, q)
-		if len(page) > q.Limit {
-			t.Fatalf("page of %d records exceeds limit %d", len(page), q.Limit)
-		}
-		if len(page) == 0 {
-			break
-		}
-		got = append(got, requestIDs(page)...)
-		q.Before = page[len(page)-1].Seq
-	}
+	got := pageAll(t, s, accesslog.Query{Result: accesslog.Denied, Limit: 7})
 	if !slices.Equal(got, want) {
 		t.Fatalf("paging returned %d records (%q...), want %d (%q...)", len(got), got[:min(len(got), 5)], len(want), want[:5])
 	}
@@ -323,7 +308,8 @@ func shuffledRecords(n int) []accesslog.Record {
 	return rs
 }
 
-// pageAll pages through q, returning the request ids in order.
+// pageAll pages through q, returning the request ids in order. Only the
+// last page may be short; none may exceed q.Limit.
 func pageAll(t *testing.T, s accesslog.Sink, q accesslog.Query) []string {
 	t.Helper()
 	var got []string
@@ -332,6 +318,9 @@ func pageAll(t *testing.T, s accesslog.Sink, q accesslog.Query) []string {
 			t.Fatal("paging does not terminate")
 		}
 		page := queryLogs(t, s, q)
+		if len(page) > q.Limit {
+			t.Fatalf("page of %d records exceeds limit %d", len(page), q.Limit)
+		}
 		got = append(got, requestIDs(page)...)
 		if len(page) < q.Limit {
 			return got

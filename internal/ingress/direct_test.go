@@ -38,11 +38,10 @@ func TestDirectUpstreamConnectionStripsGatewayHeaders(t *testing.T) {
 			io.WriteString(w, `{"id":"x"}`)
 		})
 		a := h.chat(h.client(false), "open")
-		t.Logf("status %d hsts=%q nosniff=%q apim=%q xms=%q", a.StatusCode,
-			a.Header.Get("Strict-Transport-Security"), a.Header.Get("X-Content-Type-Options"),
-			a.Header.Get("Apim-Request-Id"), a.Header.Get("X-Ms-Request-Id"))
-		if a.Header.Get("Strict-Transport-Security") == "" || a.Header.Get("Apim-Request-Id") == "" {
-			t.Errorf("the upstream's Connection header removed the gateway's own headers")
+		for _, k := range []string{"Strict-Transport-Security", "X-Content-Type-Options", "Apim-Request-Id", "X-Ms-Request-Id"} {
+			if a.Header.Get(k) == "" {
+				t.Errorf("the upstream's Connection header removed the gateway's %s", k)
+			}
 		}
 	})
 }
@@ -83,7 +82,9 @@ func TestDirectHeaderAfterForward(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		t.Logf("status %d; r.Header after the handler: %v", resp.StatusCode, after)
+		if resp.StatusCode != http.StatusOK || h.up.last(t).Header.Get("Authorization") != "Bearer "+upstreamKey {
+			t.Fatalf("status %d: the request did not reach the model server with its credential", resp.StatusCode)
+		}
 		if strings.Contains(after.Get("Authorization"), upstreamKey) {
 			t.Errorf("the inbound request's Authorization now holds the model server's credential")
 		}
@@ -155,12 +156,12 @@ func TestDirectClientGoneMidStream(t *testing.T) {
 		})
 		resp := h.openChat(h.client(false))
 		br := bufio.NewReader(resp.Body)
-		line, _ := br.ReadString('\n')
+		if line, _ := br.ReadString('\n'); !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("first line %q, want an event", line)
+		}
 		resp.Body.Close()
 		select {
-		case err := <-upDone:
-			r := h.log.find(t, resp.Header.Get("Apim-Request-Id"))
-			t.Logf("first %q; upstream ended: %v; record status %d reason %q", line, err, r.Status, r.Reason)
+		case <-upDone:
 		case <-time.After(5 * time.Second):
 			t.Errorf("the upstream stream went on after the client left")
 		}
@@ -188,7 +189,9 @@ func TestDirectUnknownLengthFlushed(t *testing.T) {
 		go func() { l, _ := bufio.NewReader(resp.Body).ReadString('\n'); got <- l }()
 		select {
 		case l := <-got:
-			t.Logf("first part %q", l)
+			if l != "{\"a\":1,\n" {
+				t.Errorf("first part %q", l)
+			}
 		case <-time.After(3 * time.Second):
 			t.Errorf("unknown-length body buffered")
 		}
